@@ -1,0 +1,241 @@
+"""Accounts: sign-up, sign-in, sessions, API tokens, password resets, roles and blocking."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from ideas import audit, mail
+from ideas.errors import Errors, Forbidden, N_, NotFound
+from ideas.i18n import LOCALES
+from ideas.models import ApiToken, User, UserSession, utcnow
+
+ROLES = ("member", "staff", "admin")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+RESET_MAX_AGE = 3600  # seconds a reset link stays valid
+
+_hasher = PasswordHasher()
+# Checked when the email is unknown, so sign-in takes as long for known and unknown emails.
+_DUMMY_HASH = _hasher.hash("not a real password")
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def validate_account(email: str, name: str, password: str | None) -> Errors:
+    errors = Errors()
+    if not EMAIL.match(email) or len(email) > 254:
+        errors.add("email", N_("Enter a valid email address."))
+    errors.check_length("name", name, 1, 80)
+    if password is not None:
+        errors.check_length("password", password, 8, 200)
+    return errors
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def create_user(
+    session: Session, email: str, name: str, password: str | None, role: str = "member"
+) -> User:
+    email, name = normalise_email(email), name.strip()
+    errors = validate_account(email, name, password)
+    if role not in ROLES:
+        errors.add("role", N_("Unknown role."))
+    if not errors.fields and find_by_email(session, email) is not None:
+        errors.add("email", N_("An account with this email exists already. Sign in instead."))
+    errors.raise_if_any()
+    user = User(
+        email=email,
+        name=name,
+        role=role,
+        password_hash=hash_password(password) if password else None,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def find_by_email(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound()
+    return user
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The user when the password is right and the account may sign in, else None."""
+    user = find_by_email(session, email)
+    if user is None or user.password_hash is None:
+        _verify(_DUMMY_HASH, password)
+        return None
+    if not _verify(user.password_hash, password) or user.is_blocked:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    errors = Errors()
+    errors.check_length("password", password, 8, 200)
+    errors.raise_if_any()
+    user.password_hash = hash_password(password)
+    end_all_sessions(session, user)
+
+
+# Sessions -----------------------------------------------------------------------------------
+
+
+def start_session(session: Session, user: User) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(UserSession(token_hash=_digest(token), user_id=user.id))
+    return token
+
+
+def user_for_session(session: Session, token: str) -> User | None:
+    row = session.get(UserSession, _digest(token))
+    if row is None or row.user.is_blocked:
+        return None
+    return row.user
+
+
+def end_session(session: Session, token: str) -> None:
+    session.execute(delete(UserSession).where(UserSession.token_hash == _digest(token)))
+
+
+def end_all_sessions(session: Session, user: User) -> None:
+    session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+
+
+# API tokens ---------------------------------------------------------------------------------
+
+
+def create_api_token(session: Session, user: User) -> str:
+    token = "ip_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, token_hash=_digest(token)))
+    return token
+
+
+def user_for_api_token(session: Session, token: str) -> User | None:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    if row is None or row.user.is_blocked:
+        return None
+    return row.user
+
+
+# Password resets ----------------------------------------------------------------------------
+
+
+def _reset_serializer(secret: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt="password-reset")
+
+
+def _password_fingerprint(user: User) -> str:
+    # Part of the link, so a link stops working once the password has changed.
+    return _digest(user.password_hash or "")[:16]
+
+
+def request_password_reset(
+    session: Session, email: str, secret: str, base_url: str, locale: str
+) -> None:
+    """Mails a reset link when the account exists; says nothing either way."""
+    user = find_by_email(session, email)
+    if user is None or user.is_blocked:
+        return
+    token = _reset_serializer(secret).dumps({"u": user.id, "p": _password_fingerprint(user)})
+    mail.queue(
+        session,
+        to=user.email,
+        template="password_reset",
+        locale=user.locale or locale,
+        params={"name": user.name, "link": f"{base_url}/reset/{token}"},
+    )
+
+
+def user_for_reset_token(session: Session, token: str, secret: str) -> User | None:
+    try:
+        data = _reset_serializer(secret).loads(token, max_age=RESET_MAX_AGE)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict):
+        return None
+    user = session.get(User, data.get("u"))
+    if user is None or user.is_blocked or data.get("p") != _password_fingerprint(user):
+        return None
+    return user
+
+
+# Profile, roles and blocking ----------------------------------------------------------------
+
+
+def set_locale(user: User, locale: str) -> None:
+    if locale in LOCALES:
+        user.locale = locale
+
+
+def set_role(session: Session, actor: User, user: User, role: str) -> None:
+    if not actor.is_admin:
+        raise Forbidden()
+    if role not in ROLES:
+        errors = Errors()
+        errors.add("role", N_("Unknown role."))
+        errors.raise_if_any()
+    if user.id == actor.id and role != "admin":
+        raise Forbidden(N_("You cannot remove your own admin role."))
+    if user.role != role:
+        audit.record(session, actor, "user.role", "user", user.id, old=user.role, new=role)
+        user.role = role
+
+
+def set_blocked(session: Session, actor: User, user: User, blocked: bool) -> None:
+    if not actor.is_staff or user.id == actor.id or (user.is_admin and not actor.is_admin):
+        raise Forbidden()
+    if blocked and not user.is_blocked:
+        user.blocked_at = utcnow()
+        end_all_sessions(session, user)
+        audit.record(session, actor, "user.block", "user", user.id)
+    elif not blocked and user.is_blocked:
+        user.blocked_at = None
+        audit.record(session, actor, "user.unblock", "user", user.id)
+
+
+def list_users(
+    session: Session, q: str = "", page: int = 1, per_page: int = 50
+) -> tuple[list[User], int]:
+    query = select(User)
+    if q.strip():
+        pattern = f"%{q.strip()}%"
+        query = query.where(User.email.ilike(pattern) | User.name.ilike(pattern))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    users = session.scalars(
+        query.order_by(User.id).offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return list(users), total
+
+

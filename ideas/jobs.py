@@ -1,0 +1,114 @@
+"""The job table: background work stored in the same transaction as its cause, claimed by
+workers with a lease (a crashed worker's jobs come back), retried with backoff."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from ideas.db import Database
+from ideas.models import Job, utcnow
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+MAX_BACKOFF = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+Handler = Callable[[ClaimedJob], None]
+
+
+def enqueue(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any],
+    run_at: datetime | None = None,
+    max_attempts: int = 8,
+) -> Job:
+    job = Job(kind=kind, payload=payload, run_at=run_at or utcnow(), max_attempts=max_attempts)
+    session.add(job)
+    return job
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(timedelta(seconds=10 * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def claim(db: Database, limit: int = 20, now: datetime | None = None) -> list[ClaimedJob]:
+    """Takes up to `limit` due jobs for this worker; others skip them (SKIP LOCKED)."""
+    now = now or utcnow()
+    with db.transaction() as session:
+        jobs = session.scalars(
+            select(Job)
+            .where(
+                Job.done_at.is_(None),
+                Job.failed_at.is_(None),
+                Job.run_at <= now,
+                or_(Job.locked_until.is_(None), Job.locked_until < now),
+            )
+            .order_by(Job.run_at, Job.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        claimed = []
+        for job in jobs:
+            job.locked_until = now + LEASE
+            job.attempts += 1
+            claimed.append(ClaimedJob(job.id, job.kind, dict(job.payload), job.attempts))
+        return claimed
+
+
+def finish(db: Database, job: ClaimedJob, error: str | None = None) -> None:
+    with db.transaction() as session:
+        row = session.get(Job, job.id)
+        if row is None:
+            return
+        row.locked_until = None
+        if error is None:
+            row.done_at = utcnow()
+            row.last_error = None
+        else:
+            row.last_error = error[:2000]
+            if row.attempts >= row.max_attempts:
+                row.failed_at = utcnow()
+            else:
+                row.run_at = utcnow() + backoff(row.attempts)
+
+
+def run_due(db: Database, handlers: Mapping[str, Handler], limit: int = 20) -> int:
+    """Runs the due jobs once; returns how many were attempted."""
+    claimed = claim(db, limit)
+    for job in claimed:
+        handler = handlers.get(job.kind)
+        try:
+            if handler is None:
+                raise LookupError(f"no handler for job kind {job.kind!r}")
+            handler(job)
+        except Exception as exc:  # a failing job must not stop the others
+            log.warning("job %s (%s) failed, attempt %s: %s", job.id, job.kind, job.attempts, exc)
+            finish(db, job, error=f"{type(exc).__name__}: {exc}")
+        else:
+            finish(db, job)
+    return len(claimed)
+
+
+def pending(session: Session) -> list[Job]:
+    return list(
+        session.scalars(
+            select(Job).where(Job.done_at.is_(None), Job.failed_at.is_(None)).order_by(Job.id)
+        )
+    )

@@ -1,0 +1,100 @@
+"""Settings, read from the environment once (as starlette.config does)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+# Action -> (requests allowed, window in seconds), per client.
+DEFAULT_RATE_LIMITS: dict[str, tuple[int, int]] = {
+    "signin": (10, 300),
+    "signup": (5, 3600),
+    "reset": (5, 3600),
+    "submit": (20, 3600),
+    "vote": (120, 60),
+    "comment": (30, 600),
+}
+
+# Every setting, its environment variable and what it does: the README documents each one
+# and a test checks that it does.
+DOCUMENTED = {
+    "DATABASE_URL": "SQLAlchemy URL; default a SQLite file `ideas.db` in the working directory",
+    "SECRET_KEY": "signs sessions and links; default a random key kept in the database",
+    "BASE_URL": "public address used in emailed links",
+    "SMTP_HOST": "mail server; without it mail is written to MAIL_DIR",
+    "SMTP_PORT": "mail server port",
+    "SMTP_USER": "mail server user",
+    "SMTP_PASSWORD": "mail server password",
+    "SMTP_TLS": "`none`, `starttls` or `ssl`",
+    "MAIL_FROM": "sender address of outgoing mail",
+    "MAIL_DIR": "folder for mail when no SMTP host is set",
+    "DEFAULT_LOCALE": "interface language when the browser states none (`en` or `it`)",
+    "RATE_LIMITS": "`on` or `off`: limits on sign-in, sign-up, submit, vote and comment",
+    "WORKER": "`on` runs the background worker inside the web process; `off` leaves it to "
+    "`ideas-portal worker`",
+    "MAX_BODY_BYTES": "largest request body accepted (413 above it)",
+    "LOG_LEVEL": "Python logging level",
+}
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in {"1", "on", "true", "yes"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///ideas.db"
+    secret_key: str | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_tls: str = "none"
+    mail_from: str = "Ideas portal <no-reply@localhost>"
+    mail_dir: Path = Path("mail-outbox")
+    default_locale: str = "en"
+    rate_limits: Mapping[str, tuple[int, int]] | None = field(
+        default_factory=lambda: dict(DEFAULT_RATE_LIMITS)
+    )
+    worker: bool = True
+    max_body_bytes: int = 1_000_000
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        base = cls()
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value if value not in (None, "") else None
+
+        return replace(
+            base,
+            database_url=normalise_database_url(get("DATABASE_URL") or base.database_url),
+            secret_key=get("SECRET_KEY"),
+            base_url=(get("BASE_URL") or base.base_url).rstrip("/"),
+            smtp_host=get("SMTP_HOST"),
+            smtp_port=int(get("SMTP_PORT") or base.smtp_port),
+            smtp_user=get("SMTP_USER"),
+            smtp_password=get("SMTP_PASSWORD"),
+            smtp_tls=(get("SMTP_TLS") or base.smtp_tls).lower(),
+            mail_from=get("MAIL_FROM") or base.mail_from,
+            mail_dir=Path(get("MAIL_DIR") or base.mail_dir),
+            default_locale=get("DEFAULT_LOCALE") or base.default_locale,
+            rate_limits=None if not _flag(get("RATE_LIMITS") or "on") else base.rate_limits,
+            worker=_flag(get("WORKER") or "on"),
+            max_body_bytes=int(get("MAX_BODY_BYTES") or base.max_body_bytes),
+            log_level=(get("LOG_LEVEL") or base.log_level).upper(),
+        )
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL whatever driver the URL names (or omits)."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

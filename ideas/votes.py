@@ -1,0 +1,93 @@
+"""Votes: one per person and idea, within the board's vote budget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ideas import follows
+from ideas.errors import Conflict, Forbidden, Message, N_
+from ideas.models import Board, Idea, User, Vote
+
+# Votes on closed ideas no longer count against the budget (they are given back, as UserVoice does).
+OPEN_STATUSES = ("open", "under_review", "planned", "in_progress")
+
+
+@dataclass(frozen=True)
+class VoteState:
+    votes: int
+    voted: bool
+    remaining: int | None  # votes left on the board, None without a budget
+
+
+def active_votes(session: Session, user: User, board: Board) -> int:
+    return (
+        session.scalar(
+            select(func.count(Vote.id))
+            .join(Idea, Idea.id == Vote.idea_id)
+            .where(Vote.user_id == user.id, Idea.board_id == board.id, Idea.status.in_(OPEN_STATUSES))
+        )
+        or 0
+    )
+
+
+def remaining(session: Session, user: User | None, board: Board) -> int | None:
+    if board.vote_budget is None or user is None:
+        return None
+    return max(0, board.vote_budget - active_votes(session, user, board))
+
+
+def has_voted(session: Session, user: User | None, idea: Idea) -> bool:
+    if user is None:
+        return False
+    return bool(
+        session.scalar(select(Vote.id).where(Vote.idea_id == idea.id, Vote.user_id == user.id))
+    )
+
+
+def _state(session: Session, user: User, idea: Idea, voted: bool) -> VoteState:
+    count = session.scalar(select(Idea.vote_count).where(Idea.id == idea.id)) or 0
+    return VoteState(count, voted, remaining(session, user, idea.board))
+
+
+def vote(session: Session, user: User, idea: Idea) -> VoteState:
+    """Casts the vote; voting twice counts once."""
+    if user.is_blocked:
+        raise Forbidden(N_("Your account is blocked."))
+    board = idea.board
+    if board.vote_budget is not None and idea.status in OPEN_STATUSES:
+        # Lock the voter's row so two parallel votes cannot both take the last one.
+        session.execute(select(User.id).where(User.id == user.id).with_for_update())
+        if has_voted(session, user, idea):
+            return _state(session, user, idea, True)
+        if active_votes(session, user, board) >= board.vote_budget:
+            raise Conflict(
+                Message(
+                    N_("You have used all %(n)d votes on this board. Take one back to vote here."),
+                    {"n": board.vote_budget},
+                )
+            )
+    try:
+        with session.begin_nested():
+            session.execute(insert(Vote).values(idea_id=idea.id, user_id=user.id))
+    except IntegrityError:
+        return _state(session, user, idea, True)  # already voted
+    session.execute(update(Idea).where(Idea.id == idea.id).values(vote_count=Idea.vote_count + 1))
+    follows.follow(session, user, idea.id)
+    return _state(session, user, idea, True)
+
+
+def unvote(session: Session, user: User, idea: Idea) -> VoteState:
+    if user.is_blocked:
+        raise Forbidden(N_("Your account is blocked."))
+    deleted = session.execute(
+        delete(Vote).where(Vote.idea_id == idea.id, Vote.user_id == user.id)
+    ).rowcount  # type: ignore[attr-defined]
+    if deleted:
+        session.execute(
+            update(Idea).where(Idea.id == idea.id).values(vote_count=Idea.vote_count - 1)
+        )
+    return _state(session, user, idea, False)

@@ -1,0 +1,161 @@
+"""Shared fixtures: a real, migrated database (a SQLite file, or DATABASE_URL such as the CI
+PostgreSQL), emptied after each test, and the app in front of it."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from starlette.testclient import TestClient
+
+from ideas import accounts, boards
+from ideas import ideas as idea_rules
+from ideas.db import Database
+from ideas.migrate import upgrade
+from ideas.models import Base, Board, Idea, User
+from ideas.settings import Settings, normalise_database_url
+from web.app import create_app
+
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        url = normalise_database_url(url)
+        database = Database(url)
+        name = database.engine.url.database or ""
+        if "test" not in name:  # the schema is dropped below: never do that to real data
+            pytest.exit(f"DATABASE_URL must name a test database (its name contains 'test'): {name}")
+        with database.engine.begin() as connection:  # start from nothing: migrations make all
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        database.dispose()
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    database = Database(url)
+    upgrade(database.engine)
+    database.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def _shared_db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def db(_shared_db: Database) -> Iterator[Database]:
+    yield _shared_db
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    with _shared_db.engine.begin() as connection:
+        if _shared_db.is_sqlite:
+            for name in tables:
+                connection.execute(text(f"DELETE FROM {name}"))
+        else:
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        secret_key="test-secret",
+        worker=False,
+        rate_limits=None,
+        mail_dir=tmp_path / "mail",
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
+    return create_app(settings, db)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def csrf_of(client: TestClient, path: str = "/signin") -> str:
+    """The session's CSRF token, as a page gives it to the browser."""
+    found = CSRF_META.search(client.get(path).text)
+    assert found, f"no CSRF token on {path}"
+    return found.group(1)
+
+
+def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> None:
+    token = csrf_of(client)
+    response = client.post(
+        "/signin",
+        data={"email": email, "password": password, "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+
+
+# Factories, through the domain's own functions -----------------------------------------------
+
+
+@pytest.fixture
+def make_user(db: Database):  # type: ignore[no-untyped-def]
+    counter = iter(range(1, 1_000_000))
+
+    def make(role: str = "member", name: str | None = None, email: str | None = None) -> User:
+        number = next(counter)
+        with db.transaction() as session:
+            return accounts.create_user(
+                session,
+                email or f"person{number}@example.com",
+                name or f"Person {number}",
+                PASSWORD,
+                role,
+            )
+
+    return make
+
+
+@pytest.fixture
+def make_board(db: Database):  # type: ignore[no-untyped-def]
+    counter = iter(range(1, 1_000_000))
+
+    def make(name: str | None = None, vote_budget: int | None = None) -> Board:
+        with db.transaction() as session:
+            return boards.create_board(
+                session, None, name or f"Board {next(counter)}", "", vote_budget
+            )
+
+    return make
+
+
+@pytest.fixture
+def make_idea(db: Database, make_user, make_board):  # type: ignore[no-untyped-def]
+    def make(
+        title: str = "Export the roadmap as CSV",
+        description: str = "So we can share it in our weekly meeting.",
+        author: User | None = None,
+        board: Board | None = None,
+    ) -> Idea:
+        author = author or make_user()
+        board = board or make_board()
+        with db.transaction() as session:
+            return idea_rules.submit(session, author, board, title, description)
+
+    return make
+
+
+@pytest.fixture
+def member_client(client: TestClient, make_user) -> TestClient:  # type: ignore[no-untyped-def]
+    user = make_user()
+    sign_in(client, user.email)
+    client.user = user  # type: ignore[attr-defined]
+    return client

@@ -1,0 +1,168 @@
+"""The JSON API under /api/v1: the same domain rules as the pages, as JSON.
+Described by the OpenAPI document in web/openapi.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ideas import boards, comments, votes
+from ideas import ideas as idea_rules
+from ideas.errors import Errors, N_
+from ideas.ideas import SORTS, STATUSES
+from ideas.models import Board, Comment, Idea
+from web import openapi as spec
+from web import security
+from web.forms import page_number, text, with_json
+from web.views.common import db, signed_in, staff
+
+
+def board_json(board: Board) -> dict[str, Any]:
+    return {
+        "slug": board.slug,
+        "name": board.name,
+        "description": board.description,
+        "vote_budget": board.vote_budget,
+    }
+
+
+def idea_json(request: Request, idea: Idea) -> dict[str, Any]:
+    return {
+        "id": idea.id,
+        "title": idea.title,
+        "description": idea.description,
+        "status": idea.status,
+        "votes": idea.vote_count,
+        "comments": idea.comment_count,
+        "board": idea.board.slug,
+        "author": idea.author.name,
+        "created_at": idea.created_at.isoformat(),
+        "url": str(request.url_for("idea", id=idea.id)),
+    }
+
+
+def comment_json(comment: Comment) -> dict[str, Any]:
+    return {
+        "id": comment.id,
+        "body": comment.body,
+        "author": comment.author.name,
+        "parent_id": comment.parent_id,
+        "created_at": comment.created_at.isoformat(),
+    }
+
+
+def openapi(request: Request) -> Response:
+    return JSONResponse(spec.document(str(request.base_url).rstrip("/")))
+
+
+def list_boards(request: Request) -> Response:
+    with db(request).reading() as session:
+        return JSONResponse([board_json(board) for board in boards.all_boards(session)])
+
+
+def list_ideas(request: Request) -> Response:
+    params = request.query_params
+    errors = Errors()
+    sort = params.get("sort", "trending")
+    if sort not in SORTS:
+        errors.add("sort", N_("One of: %(values)s."), values=", ".join(SORTS))
+    status = params.get("status") or None
+    if status is not None and status not in STATUSES:
+        errors.add("status", N_("One of: %(values)s."), values=", ".join(STATUSES))
+    errors.raise_if_any()
+    with db(request).reading() as session:
+        board = boards.get_by_slug(session, params["board"]) if params.get("board") else None
+        page = idea_rules.listing(
+            session, request.state.user, board, status, sort, params.get("q", "")[:200],
+            page_number(request),
+        )
+        items = [idea_json(request, idea) for idea in page.items]
+    return JSONResponse({"items": items, "total": page.total, "page": page.page, "pages": page.pages})
+
+
+@with_json
+def create_idea(request: Request, data: dict[str, Any]) -> Response:
+    user = signed_in(request)
+    security.limit(request, "submit")
+    with db(request).transaction() as session:
+        board = _board_field(session, data)
+        idea = idea_rules.submit(session, user, board, text(data, "title"), text(data, "description"))
+        body = idea_json(request, idea)
+    return JSONResponse(body, status_code=201, headers={"Location": body["url"]})
+
+
+def _board_field(session: Session, data: dict[str, Any]) -> Board:
+    slug = text(data, "board")
+    board = boards.find_by_slug(session, slug) if slug else None
+    if board is None:
+        errors = Errors()
+        errors.add("board", N_("There is no such board.") if slug else N_("This field is required."))
+        errors.raise_if_any()
+    assert board is not None
+    return board
+
+
+def get_idea(request: Request) -> Response:
+    with db(request).reading() as session:
+        idea = idea_rules.get(session, request.path_params["id"], request.state.user)
+        return JSONResponse(idea_json(request, idea))
+
+
+def _vote(request: Request, cast: bool) -> Response:
+    user = signed_in(request)
+    security.limit(request, "vote")
+    with db(request).transaction() as session:
+        idea = idea_rules.get(session, request.path_params["id"], user)
+        state = votes.vote(session, user, idea) if cast else votes.unvote(session, user, idea)
+    return JSONResponse({"votes": state.votes, "voted": state.voted, "remaining": state.remaining})
+
+
+@with_json
+def vote(request: Request, data: dict[str, Any]) -> Response:
+    return _vote(request, cast=True)
+
+
+@with_json
+def unvote(request: Request, data: dict[str, Any]) -> Response:
+    return _vote(request, cast=False)
+
+
+def list_comments(request: Request) -> Response:
+    user = request.state.user
+    with db(request).reading() as session:
+        idea = idea_rules.get(session, request.path_params["id"], user)
+        items = []
+        for thread in comments.threads(session, idea, user):
+            entry = comment_json(thread.comment)
+            entry["replies"] = [comment_json(reply) for reply in thread.replies]
+            items.append(entry)
+    return JSONResponse(items)
+
+
+@with_json
+def add_comment(request: Request, data: dict[str, Any]) -> Response:
+    user = signed_in(request)
+    security.limit(request, "comment")
+    parent_id = data.get("parent_id")
+    if parent_id is not None and (not isinstance(parent_id, int) or isinstance(parent_id, bool)):
+        errors = Errors()
+        errors.add("parent_id", N_("The comment you reply to does not exist."))
+        errors.raise_if_any()
+    with db(request).transaction() as session:
+        idea = idea_rules.get(session, request.path_params["id"], user)
+        comment = comments.add(session, user, idea, text(data, "body"), parent_id)
+        body = comment_json(comment)
+    return JSONResponse(body, status_code=201)
+
+
+@with_json
+def set_status(request: Request, data: dict[str, Any]) -> Response:
+    actor = staff(request)
+    with db(request).transaction() as session:
+        idea = idea_rules.get(session, request.path_params["id"], actor)
+        idea_rules.set_status(session, actor, idea, text(data, "status"), text(data, "note"))
+        body = idea_json(request, idea)
+    return JSONResponse(body)

@@ -1,0 +1,186 @@
+"""The application: create_app, its lifespan, error pages, and the one route table."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from sqlalchemy.exc import OperationalError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ideas import keys, worker
+from ideas.db import Database
+from ideas.errors import Conflict, DomainError, Forbidden, N_, NotFound, ValidationError
+from ideas.i18n import negotiate, supported, translations
+from ideas.settings import Settings
+from web import api
+from web.security import AuthMiddleware, GuardMiddleware, RequestRefused
+from web.templating import Pages
+from web.views import admin, auth, ideas, notifications, staff
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+routes = [
+    Route("/", ideas.home, name="home"),
+    Route("/b/{slug}", ideas.board_page, name="board"),
+    Route("/ideas/new", ideas.new_form, name="new_idea"),
+    Route("/ideas", ideas.create, methods=["POST"], name="create_idea"),
+    Route("/ideas/{id:int}", ideas.show, name="idea"),
+    Route("/ideas/{id:int}/edit", ideas.edit_form, name="edit_idea"),
+    Route("/ideas/{id:int}/edit", ideas.update, methods=["POST"], name="update_idea"),
+    Route("/ideas/{id:int}/vote", ideas.vote, methods=["POST"], name="vote"),
+    Route("/ideas/{id:int}/unvote", ideas.unvote, methods=["POST"], name="unvote"),
+    Route("/ideas/{id:int}/follow", ideas.follow, methods=["POST"], name="follow"),
+    Route("/ideas/{id:int}/unfollow", ideas.unfollow, methods=["POST"], name="unfollow"),
+    Route("/ideas/{id:int}/comments", ideas.comment, methods=["POST"], name="comment"),
+    Route("/ideas/{id:int}/status", staff.set_status, methods=["POST"], name="set_status"),
+    Route("/ideas/{id:int}/hide", staff.hide_idea, methods=["POST"], name="hide_idea"),
+    Route("/ideas/{id:int}/restore", staff.restore_idea, methods=["POST"], name="restore_idea"),
+    Route("/ideas/{id:int}/lock", staff.lock_comments, methods=["POST"], name="lock_comments"),
+    Route("/ideas/{id:int}/unlock", staff.unlock_comments, methods=["POST"], name="unlock_comments"),
+    Route("/comments/{id:int}/hide", staff.hide_comment, methods=["POST"], name="hide_comment"),
+    Route(
+        "/comments/{id:int}/restore", staff.restore_comment, methods=["POST"], name="restore_comment"
+    ),
+    Route("/signup", auth.signup_form, name="signup_form"),
+    Route("/signup", auth.signup, methods=["POST"], name="signup"),
+    Route("/signin", auth.signin_form, name="signin_form"),
+    Route("/signin", auth.signin, methods=["POST"], name="signin"),
+    Route("/signout", auth.signout, methods=["POST"], name="signout"),
+    Route("/forgot", auth.forgot_form, name="forgot_form"),
+    Route("/forgot", auth.forgot, methods=["POST"], name="forgot"),
+    Route("/reset/{token}", auth.reset_form, name="reset_form"),
+    Route("/reset/{token}", auth.reset, methods=["POST"], name="reset"),
+    Route("/language", auth.language, methods=["POST"], name="language"),
+    Route("/notifications", notifications.index, name="notifications"),
+    Route("/notifications/read", notifications.mark_read, methods=["POST"], name="mark_read"),
+    Route("/staff/moderation", staff.moderation, name="moderation"),
+    Route("/staff/audit", staff.audit_log, name="audit"),
+    Route("/users/{id:int}/block", staff.block_user, methods=["POST"], name="block_user"),
+    Route("/users/{id:int}/unblock", staff.unblock_user, methods=["POST"], name="unblock_user"),
+    Route("/admin/boards", admin.board_list, name="admin_boards"),
+    Route("/admin/boards", admin.board_create, methods=["POST"], name="create_board"),
+    Route("/admin/boards/{slug}/edit", admin.board_edit_form, name="edit_board"),
+    Route(
+        "/admin/boards/{slug}/edit", admin.board_update, methods=["POST"], name="update_board"
+    ),
+    Route("/admin/users", admin.user_list, name="admin_users"),
+    Route("/admin/users/{id:int}/role", admin.user_role, methods=["POST"], name="set_role"),
+    # JSON API
+    Route("/api/v1/openapi.json", api.openapi, name="api_openapi"),
+    Route("/api/v1/boards", api.list_boards, name="api_boards"),
+    Route("/api/v1/ideas", api.list_ideas, name="api_ideas"),
+    Route("/api/v1/ideas", api.create_idea, methods=["POST"], name="api_create_idea"),
+    Route("/api/v1/ideas/{id:int}", api.get_idea, name="api_idea"),
+    Route("/api/v1/ideas/{id:int}/vote", api.vote, methods=["POST"], name="api_vote"),
+    Route("/api/v1/ideas/{id:int}/vote", api.unvote, methods=["DELETE"], name="api_unvote"),
+    Route("/api/v1/ideas/{id:int}/comments", api.list_comments, name="api_comments"),
+    Route(
+        "/api/v1/ideas/{id:int}/comments", api.add_comment, methods=["POST"], name="api_add_comment"
+    ),
+    Route("/api/v1/ideas/{id:int}/status", api.set_status, methods=["POST"], name="api_status"),
+    Mount("/static", StaticFiles(directory=STATIC), name="static"),
+]
+
+
+def _status_and_message(exc: Exception, signed_in: bool) -> tuple[int, str]:
+    if isinstance(exc, RequestRefused):
+        return exc.status, exc.message.text
+    if isinstance(exc, ValidationError):
+        return 400, exc.message.text
+    if isinstance(exc, NotFound):
+        return 404, exc.message.text
+    if isinstance(exc, Forbidden):
+        return (403 if signed_in else 401), exc.message.text
+    if isinstance(exc, Conflict):
+        return 409, exc.message.text
+    if isinstance(exc, HTTPException):
+        return exc.status_code, {404: N_("Not found."), 405: N_("Method not allowed.")}.get(
+            exc.status_code, exc.detail
+        )
+    return 503, N_("The service is briefly unavailable. Please try again in a moment.")
+
+
+async def error_response(request: Request, exc: Exception) -> Response:
+    """Every error as JSON for the API, as a page for people, in the reader's language."""
+    state = request.scope.get("state", {})
+    user = state.get("user")
+    status, text = _status_and_message(exc, user is not None)
+    locale = state.get("locale") or (
+        supported(request.session.get("locale")) if "session" in request.scope else None
+    ) or negotiate(request.headers.get("accept-language"))
+    params = exc.message.params if isinstance(exc, DomainError) else {}
+    translated = translations(locale).gettext(text) % params if params else translations(locale).gettext(text)
+    if request.url.path.startswith("/api/"):
+        body: dict[str, object] = {"error": translated}
+        if isinstance(exc, ValidationError):
+            body["fields"] = {
+                name: message.render(translations(locale).gettext) for name, message in exc.fields.items()
+            }
+        return JSONResponse(body, status_code=status)
+    if status == 401 and request.method == "GET":
+        return RedirectResponse(f"/signin?next={request.url.path}", 303)
+    request.state.locale = locale
+    pages: Pages = request.app.state.pages
+    return pages.render(
+        request, "error.html", {"status": status, "error": translated}, status_code=status
+    )
+
+
+async def database_unavailable(request: Request, exc: Exception) -> Response:
+    log.warning("database error: %s", exc)
+    return await error_response(request, exc)
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    db = db or Database(settings.database_url)
+    secret = keys.secret_key(db, settings.secret_key)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        running = worker.start_in_thread(db, settings) if settings.worker else None
+        try:
+            yield
+        finally:
+            if running:
+                thread, stop = running
+                stop.set()
+                thread.join(timeout=10)
+
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(
+                SessionMiddleware,
+                secret_key=secret,
+                session_cookie="ideas_session",
+                same_site="lax",
+                https_only=settings.base_url.startswith("https://"),
+            ),
+            Middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes, on_refuse=error_response),
+            Middleware(AuthMiddleware, db=db, settings=settings),
+        ],
+        exception_handlers={
+            DomainError: error_response,
+            HTTPException: error_response,
+            OperationalError: database_unavailable,
+        },
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.secret_key = secret
+    app.state.pages = Pages()
+    return app

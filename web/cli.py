@@ -1,0 +1,143 @@
+"""The `ideas-portal` command line."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import click
+
+from ideas import accounts, demo, migrate, worker
+from ideas.accounts import ROLES
+from ideas.db import Database
+from ideas.errors import ValidationError
+from ideas.settings import Settings
+
+
+def _database(settings: Settings) -> Database:
+    return Database(settings.database_url)
+
+
+def _require_schema(db: Database) -> None:
+    if not migrate.is_current(db.engine):
+        raise click.ClickException("The database schema is not current: run `ideas-portal db upgrade`.")
+
+
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Ideas portal: customers submit, discuss and vote on ideas. Settings come from the
+    environment (DATABASE_URL and the others in the README)."""
+    ctx.obj = Settings.from_env()
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(settings: Settings) -> None:
+    """Apply the migrations up to the newest schema."""
+    database = _database(settings)
+    migrate.upgrade(database.engine)
+    click.echo(f"Schema up to date ({database.engine.url.render_as_string(hide_password=True)}).")
+
+
+@main.command("demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) when there is data already.")
+@click.pass_obj
+def demo_command(settings: Settings, if_empty: bool) -> None:
+    """Fill an empty database with a realistic demo community."""
+    database = _database(settings)
+    _require_schema(database)
+    with database.transaction() as session:
+        if not demo.is_empty(session):
+            if if_empty:
+                click.echo("The database has data already: demo data not loaded.")
+                return
+            raise click.ClickException("The database is not empty: demo data goes into an empty one.")
+        summary = demo.load(session)
+    click.echo(
+        f"Demo data loaded: {summary.boards} boards, {summary.ideas} ideas, {summary.members} members, "
+        f"{summary.votes} votes, {summary.comments} comments."
+    )
+    click.echo(f"Sign in as staff: {demo.STAFF_EMAIL} / {demo.STAFF_PASSWORD}")
+    click.echo(f"Sign in as admin: {demo.ADMIN_EMAIL} / {demo.ADMIN_PASSWORD}")
+
+
+@main.group()
+def user() -> None:
+    """People's accounts."""
+
+
+@user.command("create")
+@click.argument("email")
+@click.option("--name", required=True, help="Display name.")
+@click.option("--password", required=True, help="At least 8 characters.")
+@click.option("--role", type=click.Choice(ROLES), default="member", show_default=True)
+@click.pass_obj
+def user_create(settings: Settings, email: str, name: str, password: str, role: str) -> None:
+    """Create an account."""
+    database = _database(settings)
+    _require_schema(database)
+    try:
+        with database.transaction() as session:
+            created = accounts.create_user(session, email, name, password, role)
+    except ValidationError as error:
+        raise click.ClickException(
+            "; ".join(f"{field}: {message.render(str)}" for field, message in error.fields.items())
+        ) from None
+    click.echo(f"Created {created.role} {created.email} (id {created.id}).")
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.argument("email")
+@click.pass_obj
+def token_create(settings: Settings, email: str) -> None:
+    """Print a new personal API token for EMAIL (shown once)."""
+    database = _database(settings)
+    _require_schema(database)
+    with database.transaction() as session:
+        found = accounts.find_by_email(session, email)
+        if found is None:
+            raise click.ClickException(f"No account with the email {email}.")
+        click.echo(accounts.create_api_token(session, found))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="Web processes.")
+@click.pass_obj
+def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    """Serve the portal over HTTP."""
+    import uvicorn
+
+    _require_schema(_database(settings))
+    click.echo(f"Serving on http://{host}:{port}")
+    uvicorn.run(
+        "web.app:create_app", factory=True, host=host, port=port, workers=workers,
+        log_level=settings.log_level.lower(), proxy_headers=True,
+    )
+
+
+@main.command("worker")
+@click.pass_obj
+def worker_command(settings: Settings) -> None:
+    """Run background jobs (mail) in this process until interrupted."""
+    database = _database(settings)
+    _require_schema(database)
+    stop = threading.Event()
+    click.echo("Worker running; Ctrl-C to stop.")
+    try:
+        worker.run(database, settings, stop)
+    except KeyboardInterrupt:
+        stop.set()
+        sys.exit(0)

@@ -1,0 +1,55 @@
+"""Reading request bodies: endpoints read the body on the event loop, then do their database
+work in a thread (views are plain functions)."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ideas.errors import N_
+from web.security import RequestRefused
+
+FormView = Callable[[Request, dict[str, str]], Response]
+JsonView = Callable[[Request, dict[str, Any]], Response]
+
+
+def with_form(view: FormView) -> Callable[[Request], Any]:
+    @functools.wraps(view)
+    async def endpoint(request: Request) -> Response:
+        form = await request.form()
+        data = {key: value for key, value in form.multi_items() if isinstance(value, str)}
+        return await run_in_threadpool(view, request, data)
+
+    return endpoint
+
+
+def with_json(view: JsonView) -> Callable[[Request], Any]:
+    @functools.wraps(view)
+    async def endpoint(request: Request) -> Response:
+        body = await request.body()
+        try:
+            data = json.loads(body) if body.strip() else {}
+        except (ValueError, UnicodeDecodeError):
+            raise RequestRefused(400, N_("The body is not valid JSON.")) from None
+        if not isinstance(data, dict):
+            raise RequestRefused(400, N_("The body must be a JSON object."))
+        return await run_in_threadpool(view, request, data)
+
+    return endpoint
+
+
+def text(data: dict[str, Any], name: str) -> str:
+    """A text field of a form or JSON body; anything else counts as empty."""
+    value = data.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def page_number(request: Request) -> int:
+    raw = request.query_params.get("page", "1")
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1

@@ -1,0 +1,84 @@
+"""Jinja2 pages in the reader's language, with the helpers every template uses."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_datetime, format_timedelta
+from babel.support import NullTranslations
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from ideas.errors import Message
+from ideas.i18n import LOCALE_NAMES, translations
+from ideas.ideas import STATUS_LABELS, STATUSES
+from web import markdown
+from web.security import csrf_token
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+_current: ContextVar[NullTranslations] = ContextVar("translations", default=NullTranslations())
+
+
+def gettext(text: str) -> str:
+    return _current.get().gettext(text)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return _current.get().ngettext(singular, plural, n)
+
+
+def make_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["markdown"] = markdown.render
+    env.globals.update(STATUSES=STATUSES, STATUS_LABELS=STATUS_LABELS, LOCALE_NAMES=LOCALE_NAMES)
+    return env
+
+
+class Pages:
+    def __init__(self) -> None:
+        self.env = make_environment()
+
+    def render(
+        self,
+        request: Request,
+        name: str,
+        context: dict[str, Any] | None = None,
+        status_code: int = 200,
+    ) -> HTMLResponse:
+        locale = getattr(request.state, "locale", "en")
+        page = {
+            "request": request,
+            "user": getattr(request.state, "user", None),
+            "unread": getattr(request.state, "unread", 0),
+            "locale": locale,
+            "csrf_token": csrf_token(request),
+            "url": lambda route, **params: str(request.app.url_path_for(route, **params)),
+            "when": lambda moment: _when(moment, locale),
+            "date": lambda moment: format_datetime(moment, "medium", locale=locale),
+            "message": lambda msg: msg.render(gettext) if isinstance(msg, Message) else msg,
+            **(context or {}),
+        }
+        token = _current.set(translations(locale))
+        try:
+            html = self.env.get_template(name).render(page)
+        finally:
+            _current.reset(token)
+        return HTMLResponse(html, status_code=status_code)
+
+
+def _when(moment: datetime, locale: str) -> str:
+    """'3 days ago', in the reader's language."""
+    delta = moment - datetime.now(UTC)
+    return format_timedelta(delta, add_direction=True, locale=locale)
