@@ -119,7 +119,7 @@ def load(session: Session, content_path: Path = CONTENT) -> Summary:
 
 def _spread_over_time(session: Session, now: Any, rng: random.Random) -> None:
     """Votes, comments and status changes happen after their idea, not all at load time."""
-    created = dict(session.execute(select(Idea.id, Idea.created_at)).tuples().all())
+    created = {idea_id: moment for idea_id, moment in session.execute(select(Idea.id, Idea.created_at))}
     for model in (Vote, Comment, StatusChange):
         by_idea: dict[int, list[int]] = {}
         for row_id, idea_id in session.execute(select(model.id, model.idea_id).order_by(model.id)):

@@ -7,7 +7,7 @@ import threading
 
 import click
 
-from ideas import accounts, demo, migrate, worker
+from ideas import accounts, demo, jobs, migrate, worker
 from ideas.accounts import ROLES
 from ideas.db import Database
 from ideas.errors import ValidationError
@@ -129,11 +129,16 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
 
 
 @main.command("worker")
+@click.option("--once", is_flag=True, help="Run the jobs that are due, then exit (for cron).")
 @click.pass_obj
-def worker_command(settings: Settings) -> None:
+def worker_command(settings: Settings, once: bool) -> None:
     """Run background jobs (mail) in this process until interrupted."""
     database = _database(settings)
     _require_schema(database)
+    if once:
+        done = jobs.run_due(database, worker.handlers(settings), limit=1000)
+        click.echo(f"{done} jobs run.")
+        return
     stop = threading.Event()
     click.echo("Worker running; Ctrl-C to stop.")
     try:

@@ -1,0 +1,93 @@
+"""The `ideas-portal` command line, run with click's CliRunner against the test database."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from click.testing import CliRunner
+from starlette.testclient import TestClient
+
+from ideas import accounts, boards, jobs
+from ideas.db import Database
+from web.cli import main
+
+
+@pytest.fixture
+def run(database_url: str, tmp_path):  # type: ignore[no-untyped-def]
+    def invoke(*args: str):  # type: ignore[no-untyped-def]
+        env = {"DATABASE_URL": database_url, "MAIL_DIR": str(tmp_path / "mail"), "SMTP_HOST": ""}
+        return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+    return invoke
+
+
+def test_db_upgrade_is_idempotent(run, db: Database) -> None:
+    first, second = run("db", "upgrade"), run("db", "upgrade")
+    assert first.exit_code == 0 and second.exit_code == 0
+    assert "Schema up to date" in second.output
+
+
+def test_user_create_makes_an_account_that_can_sign_in(run, db: Database) -> None:
+    result = run("user", "create", "Ada@Example.com", "--name", "Ada", "--password", "s3cret-pass",
+                 "--role", "staff")
+    assert result.exit_code == 0, result.output
+    assert "Created staff ada@example.com" in result.output
+    with db.transaction() as session:
+        user = accounts.authenticate(session, "ada@example.com", "s3cret-pass")
+        assert user is not None and user.role == "staff"
+
+
+def test_user_create_reports_each_bad_field(run, db: Database) -> None:
+    result = run("user", "create", "not-an-email", "--name", "Ada", "--password", "short")
+    assert result.exit_code == 1
+    assert "email:" in result.output and "password:" in result.output
+
+
+def test_token_create_prints_a_token_the_api_accepts(run, client: TestClient, make_user) -> None:
+    user = make_user()
+    result = run("token", "create", user.email)
+    assert result.exit_code == 0
+    token = result.output.strip()
+    response = client.post(
+        "/api/v1/ideas",
+        json={"title": "Weekly digest by email", "description": "", "board": "nowhere"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 400  # authenticated: the board is what is wrong
+    assert "board" in response.json()["fields"]
+
+
+def test_token_create_for_unknown_email_fails_clearly(run, db: Database) -> None:
+    result = run("token", "create", "nobody@example.com")
+    assert result.exit_code == 1
+    assert "No account" in result.output
+
+
+def test_demo_fills_an_empty_database_and_refuses_a_second_time(run, db: Database) -> None:
+    result = run("demo")
+    assert result.exit_code == 0, result.output
+    assert int(re.search(r"(\d+) ideas", result.output).group(1)) >= 300
+    assert "Sign in as staff" in result.output
+    with db.reading() as session:
+        assert len(boards.all_boards(session)) >= 3
+    again = run("demo")
+    assert again.exit_code == 1 and "not empty" in again.output
+    assert run("demo", "--if-empty").exit_code == 0
+
+
+def test_worker_once_runs_due_jobs(run, db: Database, make_user, tmp_path) -> None:
+    user = make_user()
+    with db.transaction() as session:
+        accounts.request_password_reset(session, user.email, "secret", "http://portal", "en")
+    result = run("worker", "--once")
+    assert result.exit_code == 0 and "1 jobs run" in result.output
+    with db.reading() as session:
+        assert jobs.pending(session) == []
+    assert len(list((tmp_path / "mail").glob("*.eml"))) == 1
+
+
+def test_every_command_has_help(run) -> None:
+    for args in (["--help"], ["db", "upgrade", "--help"], ["demo", "--help"], ["serve", "--help"],
+                 ["user", "create", "--help"], ["token", "create", "--help"], ["worker", "--help"]):
+        assert run(*args).exit_code == 0
