@@ -6,7 +6,6 @@ import hashlib
 import re
 import secrets
 
-
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -14,7 +13,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ideas import audit, mail
-from ideas.errors import Errors, Forbidden, N_, NotFound
+from ideas.errors import N_, Errors, Forbidden, NotFound
 from ideas.i18n import LOCALES
 from ideas.models import ApiToken, User, UserSession, utcnow
 
@@ -237,5 +236,3 @@ def list_users(
         query.order_by(User.id).offset((page - 1) * per_page).limit(per_page)
     ).all()
     return list(users), total
-
-

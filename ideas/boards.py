@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ideas import audit
-from ideas.errors import Errors, Forbidden, N_, NotFound
+from ideas.errors import N_, Errors, Forbidden, NotFound
 from ideas.models import Board, User
 
 MAX_BUDGET = 1000
@@ -35,7 +35,9 @@ def get_by_slug(session: Session, slug: str) -> Board:
     return board
 
 
-def _validate(name: str, description: str, vote_budget: str | int | None) -> tuple[int | None, Errors]:
+def _validate(
+    name: str, description: str, vote_budget: str | int | None
+) -> tuple[int | None, Errors]:
     errors = Errors()
     errors.check_length("name", name, 1, 80)
     errors.check_length("description", description, 0, 1000)
@@ -46,12 +48,20 @@ def _validate(name: str, description: str, vote_budget: str | int | None) -> tup
         except (TypeError, ValueError):
             budget = -1
         if not 1 <= budget <= MAX_BUDGET:
-            errors.add("vote_budget", N_("A whole number from 1 to %(n)d, or empty for no limit."), n=MAX_BUDGET)
+            errors.add(
+                "vote_budget",
+                N_("A whole number from 1 to %(n)d, or empty for no limit."),
+                n=MAX_BUDGET,
+            )
     return budget, errors
 
 
 def create_board(
-    session: Session, actor: User | None, name: str, description: str = "", vote_budget: str | int | None = None
+    session: Session,
+    actor: User | None,
+    name: str,
+    description: str = "",
+    vote_budget: str | int | None = None,
 ) -> Board:
     if actor is not None and not actor.is_admin:
         raise Forbidden()
@@ -70,7 +80,12 @@ def create_board(
 
 
 def update_board(
-    session: Session, actor: User, board: Board, name: str, description: str, vote_budget: str | int | None
+    session: Session,
+    actor: User,
+    board: Board,
+    name: str,
+    description: str,
+    vote_budget: str | int | None,
 ) -> None:
     if not actor.is_admin:
         raise Forbidden()
@@ -78,7 +93,14 @@ def update_board(
     budget, errors = _validate(name, description, vote_budget)
     errors.raise_if_any()
     audit.record(
-        session, actor, "board.update", "board", board.id,
-        name=name, vote_budget=budget, old_name=board.name, old_vote_budget=board.vote_budget,
+        session,
+        actor,
+        "board.update",
+        "board",
+        board.id,
+        name=name,
+        vote_budget=budget,
+        old_name=board.name,
+        old_vote_budget=board.vote_budget,
     )
     board.name, board.description, board.vote_budget = name, description, budget

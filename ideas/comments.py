@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ideas import audit, follows, notifications
-from ideas.errors import Errors, Forbidden, N_, NotFound
+from ideas.errors import N_, Errors, Forbidden, NotFound
 from ideas.ideas import ensure_can_act
 from ideas.models import Comment, Idea, User, utcnow
 

@@ -24,8 +24,13 @@ MEMBER_PASSWORD = "harbor-member"
 DAYS = 120  # the community's age
 
 # Share of ideas in each status, the rest open.
-STATUS_SHARES = [("under_review", 0.12), ("planned", 0.08), ("in_progress", 0.05),
-                 ("shipped", 0.07), ("declined", 0.04)]
+STATUS_SHARES = [
+    ("under_review", 0.12),
+    ("planned", 0.08),
+    ("in_progress", 0.05),
+    ("shipped", 0.07),
+    ("declined", 0.04),
+]
 
 
 @dataclass(frozen=True)
@@ -60,8 +65,13 @@ def load(session: Session, content_path: Path = CONTENT) -> Summary:
     shared_hash = accounts.hash_password(MEMBER_PASSWORD)
     members = []
     for person in content["members"]:
-        member = User(email=person["email"].lower(), name=person["name"], role="member",
-                      password_hash=shared_hash, created_at=now - timedelta(days=DAYS + 10))
+        member = User(
+            email=person["email"].lower(),
+            name=person["name"],
+            role="member",
+            password_hash=shared_hash,
+            created_at=now - timedelta(days=DAYS + 10),
+        )
         session.add(member)
         members.append(member)
     session.flush()
@@ -103,7 +113,9 @@ def load(session: Session, content_path: Path = CONTENT) -> Summary:
             cumulative += share
             if roll < cumulative:
                 if status in ("planned", "in_progress", "shipped"):
-                    idea_rules.set_status(session, team, idea, "under_review", rng.choice(notes["under_review"]))
+                    idea_rules.set_status(
+                        session, team, idea, "under_review", rng.choice(notes["under_review"])
+                    )
                 idea_rules.set_status(session, team, idea, status, rng.choice(notes[status]))
                 break
     session.flush()
@@ -119,7 +131,9 @@ def load(session: Session, content_path: Path = CONTENT) -> Summary:
 
 def _spread_over_time(session: Session, now: Any, rng: random.Random) -> None:
     """Votes, comments and status changes happen after their idea, not all at load time."""
-    created = {idea_id: moment for idea_id, moment in session.execute(select(Idea.id, Idea.created_at))}
+    created = {
+        idea_id: moment for idea_id, moment in session.execute(select(Idea.id, Idea.created_at))
+    }
     for model in (Vote, Comment, StatusChange):
         by_idea: dict[int, list[int]] = {}
         for row_id, idea_id in session.execute(select(model.id, model.idea_id).order_by(model.id)):

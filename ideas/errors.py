@@ -39,13 +39,13 @@ class ValidationError(DomainError):
 
 
 class NotFound(DomainError):
-    def __init__(self, message: str | Message = N_("Not found.")) -> None:
-        super().__init__(message)
+    def __init__(self, message: str | Message | None = None) -> None:
+        super().__init__(message or N_("Not found."))
 
 
 class Forbidden(DomainError):
-    def __init__(self, message: str | Message = N_("You are not allowed to do that.")) -> None:
-        super().__init__(message)
+    def __init__(self, message: str | Message | None = None) -> None:
+        super().__init__(message or N_("You are not allowed to do that."))
 
 
 class Conflict(DomainError):

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from ideas import audit, follows, notifications, votes
-from ideas.errors import Errors, Forbidden, N_, NotFound
+from ideas.errors import N_, Errors, Forbidden, NotFound
 from ideas.models import Board, Idea, StatusChange, User, Vote, utcnow
 
 STATUSES = ("open", "under_review", "planned", "in_progress", "shipped", "declined")
@@ -99,8 +100,8 @@ def search_terms(q: str) -> list[str]:
 
 
 def _filtered(
-    query: Select[tuple[Idea]], board: Board | None, status: str | None, q: str, viewer: User | None
-) -> Select[tuple[Idea]]:
+    query: Select[Idea], board: Board | None, status: str | None, q: str, viewer: User | None
+) -> Select[Idea]:
     if board is not None:
         query = query.where(Idea.board_id == board.id)
     if status in STATUSES:
@@ -110,7 +111,9 @@ def _filtered(
     for term in search_terms(q):
         pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(
-            or_(Idea.title.ilike(pattern, escape="\\"), Idea.description.ilike(pattern, escape="\\"))
+            or_(
+                Idea.title.ilike(pattern, escape="\\"), Idea.description.ilike(pattern, escape="\\")
+            )
         )
     return query
 
@@ -128,6 +131,7 @@ def listing(
     page = max(1, page)
     query = _filtered(select(Idea), board, status, q, viewer)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    order: list[ColumnElement[Any]]
     if sort == "new":
         order = [Idea.created_at.desc(), Idea.id.desc()]
     elif sort == "top":
@@ -207,7 +211,9 @@ def set_comments_locked(session: Session, actor: User, idea: Idea, locked: bool)
 
 def hidden_ideas(session: Session) -> list[Idea]:
     return list(
-        session.scalars(select(Idea).where(Idea.hidden_at.is_not(None)).order_by(Idea.hidden_at.desc()))
+        session.scalars(
+            select(Idea).where(Idea.hidden_at.is_not(None)).order_by(Idea.hidden_at.desc())
+        )
     )
 
 
@@ -215,7 +221,7 @@ def ids_voted_by(session: Session, user: User | None, idea_ids: list[int]) -> se
     if user is None or not idea_ids:
         return set()
     return set(
-        session.scalars(select(Vote.idea_id).where(Vote.user_id == user.id, Vote.idea_id.in_(idea_ids)))
+        session.scalars(
+            select(Vote.idea_id).where(Vote.user_id == user.id, Vote.idea_id.in_(idea_ids))
+        )
     )
-
-

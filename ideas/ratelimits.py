@@ -16,13 +16,15 @@ def hit(db: Database, key: str, limit: int, window: int, now: float | None = Non
     """Counts one request; False when `key` has had more than `limit` in this window."""
     start = int((now if now is not None else time.time()) // window * window)
     insert = sqlite_insert if db.is_sqlite else pg_insert
-    statement = insert(RateLimitHit).values(key=key, window_start=start, count=1)
-    statement = statement.on_conflict_do_update(
-        index_elements=["key", "window_start"],
-        set_={"count": RateLimitHit.count + 1},
-    ).returning(RateLimitHit.count)
+    upsert = (
+        insert(RateLimitHit)
+        .values(key=key, window_start=start, count=1)
+        .on_conflict_do_update(
+            index_elements=["key", "window_start"], set_={"count": RateLimitHit.count + 1}
+        )
+    )
     with db.transaction() as session:
-        count = session.execute(statement).scalar_one()
+        count = session.execute(upsert.returning(RateLimitHit.count)).scalar_one()
         if count == 1:  # first hit of a window: forget the old windows of this key
             session.execute(
                 delete(RateLimitHit).where(

@@ -20,9 +20,21 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[int, int]] = {
 # The environment variables read by Settings.from_env; the README documents each one and a
 # test checks that it does.
 VARIABLES = (
-    "DATABASE_URL", "SECRET_KEY", "BASE_URL", "SMTP_HOST", "SMTP_PORT", "SMTP_USER",
-    "SMTP_PASSWORD", "SMTP_TLS", "MAIL_FROM", "MAIL_DIR", "DEFAULT_LOCALE", "RATE_LIMITS",
-    "WORKER", "MAX_BODY_BYTES", "LOG_LEVEL",
+    "DATABASE_URL",
+    "SECRET_KEY",
+    "BASE_URL",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "SMTP_USER",
+    "SMTP_PASSWORD",
+    "SMTP_TLS",
+    "MAIL_FROM",
+    "MAIL_DIR",
+    "DEFAULT_LOCALE",
+    "RATE_LIMITS",
+    "WORKER",
+    "MAX_BODY_BYTES",
+    "LOG_LEVEL",
 )
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ideas import follows
-from ideas.errors import Conflict, Forbidden, Message, N_
+from ideas.errors import N_, Conflict, Forbidden, Message
 from ideas.models import Board, Idea, User, Vote
 
 # Votes on closed ideas no longer count against the budget (they are given back, as UserVoice does).
@@ -28,7 +28,9 @@ def active_votes(session: Session, user: User, board: Board) -> int:
         session.scalar(
             select(func.count(Vote.id))
             .join(Idea, Idea.id == Vote.idea_id)
-            .where(Vote.user_id == user.id, Idea.board_id == board.id, Idea.status.in_(OPEN_STATUSES))
+            .where(
+                Vote.user_id == user.id, Idea.board_id == board.id, Idea.status.in_(OPEN_STATUSES)
+            )
         )
         or 0
     )

@@ -32,7 +32,9 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
         database = Database(url)
         name = database.engine.url.database or ""
         if "test" not in name:  # the schema is dropped below: never do that to real data
-            pytest.exit(f"DATABASE_URL must name a test database (its name contains 'test'): {name}")
+            pytest.exit(
+                f"DATABASE_URL must name a test database (its name contains 'test'): {name}"
+            )
         with database.engine.begin() as connection:  # start from nothing: migrations make all
             connection.execute(text("DROP SCHEMA public CASCADE"))
             connection.execute(text("CREATE SCHEMA public"))

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from ideas import boards, comments, votes
 from ideas import ideas as idea_rules
-from ideas.errors import Errors, N_
+from ideas.errors import N_, Errors
 from ideas.ideas import SORTS, STATUSES
 from ideas.models import Board, Comment, Idea
 from web import openapi as spec
@@ -76,11 +76,18 @@ def list_ideas(request: Request) -> Response:
     with db(request).reading() as session:
         board = boards.get_by_slug(session, params["board"]) if params.get("board") else None
         page = idea_rules.listing(
-            session, request.state.user, board, status, sort, params.get("q", "")[:200],
+            session,
+            request.state.user,
+            board,
+            status,
+            sort,
+            params.get("q", "")[:200],
             page_number(request),
         )
         items = [idea_json(request, idea) for idea in page.items]
-    return JSONResponse({"items": items, "total": page.total, "page": page.page, "pages": page.pages})
+    return JSONResponse(
+        {"items": items, "total": page.total, "page": page.page, "pages": page.pages}
+    )
 
 
 @with_json
@@ -89,7 +96,9 @@ def create_idea(request: Request, data: dict[str, Any]) -> Response:
     security.limit(request, "submit")
     with db(request).transaction() as session:
         board = _board_field(session, data)
-        idea = idea_rules.submit(session, user, board, text(data, "title"), text(data, "description"))
+        idea = idea_rules.submit(
+            session, user, board, text(data, "title"), text(data, "description")
+        )
         body = idea_json(request, idea)
     return JSONResponse(body, status_code=201, headers={"Location": body["url"]})
 
@@ -99,7 +108,9 @@ def _board_field(session: Session, data: dict[str, Any]) -> Board:
     board = boards.find_by_slug(session, slug) if slug else None
     if board is None:
         errors = Errors()
-        errors.add("board", N_("There is no such board.") if slug else N_("This field is required."))
+        errors.add(
+            "board", N_("There is no such board.") if slug else N_("This field is required.")
+        )
         errors.raise_if_any()
     assert board is not None
     return board

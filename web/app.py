@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from ideas import keys, worker
 from ideas.db import Database
-from ideas.errors import Conflict, DomainError, Forbidden, N_, NotFound, ValidationError
+from ideas.errors import N_, Conflict, DomainError, Forbidden, NotFound, ValidationError
 from ideas.i18n import negotiate, supported, translations
 from ideas.settings import Settings
 from web import api
@@ -47,10 +47,15 @@ routes = [
     Route("/ideas/{id:int}/hide", staff.hide_idea, methods=["POST"], name="hide_idea"),
     Route("/ideas/{id:int}/restore", staff.restore_idea, methods=["POST"], name="restore_idea"),
     Route("/ideas/{id:int}/lock", staff.lock_comments, methods=["POST"], name="lock_comments"),
-    Route("/ideas/{id:int}/unlock", staff.unlock_comments, methods=["POST"], name="unlock_comments"),
+    Route(
+        "/ideas/{id:int}/unlock", staff.unlock_comments, methods=["POST"], name="unlock_comments"
+    ),
     Route("/comments/{id:int}/hide", staff.hide_comment, methods=["POST"], name="hide_comment"),
     Route(
-        "/comments/{id:int}/restore", staff.restore_comment, methods=["POST"], name="restore_comment"
+        "/comments/{id:int}/restore",
+        staff.restore_comment,
+        methods=["POST"],
+        name="restore_comment",
     ),
     Route("/signup", auth.signup_form, name="signup_form"),
     Route("/signup", auth.signup, methods=["POST"], name="signup"),
@@ -71,9 +76,7 @@ routes = [
     Route("/admin/boards", admin.board_list, name="admin_boards"),
     Route("/admin/boards", admin.board_create, methods=["POST"], name="create_board"),
     Route("/admin/boards/{slug}/edit", admin.board_edit_form, name="edit_board"),
-    Route(
-        "/admin/boards/{slug}/edit", admin.board_update, methods=["POST"], name="update_board"
-    ),
+    Route("/admin/boards/{slug}/edit", admin.board_update, methods=["POST"], name="update_board"),
     Route("/admin/users", admin.user_list, name="admin_users"),
     Route("/admin/users/{id:int}/role", admin.user_role, methods=["POST"], name="set_role"),
     # JSON API
@@ -116,16 +119,23 @@ async def error_response(request: Request, exc: Exception) -> Response:
     state = request.scope.get("state", {})
     user = state.get("user")
     status, text = _status_and_message(exc, user is not None)
-    locale = state.get("locale") or (
-        supported(request.session.get("locale")) if "session" in request.scope else None
-    ) or negotiate(request.headers.get("accept-language"))
+    locale = (
+        state.get("locale")
+        or (supported(request.session.get("locale")) if "session" in request.scope else None)
+        or negotiate(request.headers.get("accept-language"))
+    )
     params = exc.message.params if isinstance(exc, DomainError) else {}
-    translated = translations(locale).gettext(text) % params if params else translations(locale).gettext(text)
+    translated = (
+        translations(locale).gettext(text) % params
+        if params
+        else translations(locale).gettext(text)
+    )
     if request.url.path.startswith("/api/"):
         body: dict[str, object] = {"error": translated}
         if isinstance(exc, ValidationError):
             body["fields"] = {
-                name: message.render(translations(locale).gettext) for name, message in exc.fields.items()
+                name: message.render(translations(locale).gettext)
+                for name, message in exc.fields.items()
             }
         return JSONResponse(body, status_code=status)
     if status == 401 and request.method == "GET":
@@ -144,7 +154,9 @@ async def database_unavailable(request: Request, exc: Exception) -> Response:
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:
     settings = settings or Settings.from_env()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     db = db or Database(settings.database_url)
     secret = keys.secret_key(db, settings.secret_key)
 
@@ -169,7 +181,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 same_site="lax",
                 https_only=settings.base_url.startswith("https://"),
             ),
-            Middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes, on_refuse=error_response),
+            Middleware(
+                GuardMiddleware, max_body_bytes=settings.max_body_bytes, on_refuse=error_response
+            ),
             Middleware(AuthMiddleware, db=db, settings=settings),
         ],
         exception_handlers={

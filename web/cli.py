@@ -20,7 +20,9 @@ def _database(settings: Settings) -> Database:
 
 def _require_schema(db: Database) -> None:
     if not migrate.is_current(db.engine):
-        raise click.ClickException("The database schema is not current: run `ideas-portal db upgrade`.")
+        raise click.ClickException(
+            "The database schema is not current: run `ideas-portal db upgrade`."
+        )
 
 
 @click.group()
@@ -46,7 +48,9 @@ def db_upgrade(settings: Settings) -> None:
 
 
 @main.command("demo")
-@click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) when there is data already.")
+@click.option(
+    "--if-empty", is_flag=True, help="Do nothing (and succeed) when there is data already."
+)
 @click.pass_obj
 def demo_command(settings: Settings, if_empty: bool) -> None:
     """Fill an empty database with a realistic demo community."""
@@ -54,17 +58,22 @@ def demo_command(settings: Settings, if_empty: bool) -> None:
     _require_schema(database)
     with database.transaction() as session:
         if not demo.is_empty(session):
-            if if_empty:
-                click.echo("The database has data already: demo data not loaded.")
-                return
-            raise click.ClickException("The database is not empty: demo data goes into an empty one.")
-        summary = demo.load(session)
-    click.echo(
-        f"Demo data loaded: {summary.boards} boards, {summary.ideas} ideas, {summary.members} members, "
-        f"{summary.votes} votes, {summary.comments} comments."
-    )
-    click.echo(f"Sign in as staff: {demo.STAFF_EMAIL} / {demo.STAFF_PASSWORD}")
-    click.echo(f"Sign in as admin: {demo.ADMIN_EMAIL} / {demo.ADMIN_PASSWORD}")
+            if not if_empty:
+                raise click.ClickException(
+                    "The database is not empty: demo data goes into an empty one."
+                )
+            click.echo("The database has data already: demo data not loaded.")
+            has_demo_team = accounts.find_by_email(session, demo.STAFF_EMAIL) is not None
+        else:
+            summary = demo.load(session)
+            click.echo(
+                f"Demo data loaded: {summary.boards} boards, {summary.ideas} ideas, "
+                f"{summary.members} members, {summary.votes} votes, {summary.comments} comments."
+            )
+            has_demo_team = True
+    if has_demo_team:
+        click.echo(f"Sign in as staff: {demo.STAFF_EMAIL} / {demo.STAFF_PASSWORD}")
+        click.echo(f"Sign in as admin: {demo.ADMIN_EMAIL} / {demo.ADMIN_PASSWORD}")
 
 
 @main.group()
@@ -123,8 +132,13 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     _require_schema(_database(settings))
     click.echo(f"Serving on http://{host}:{port}")
     uvicorn.run(
-        "web.app:create_app", factory=True, host=host, port=port, workers=workers,
-        log_level=settings.log_level.lower(), proxy_headers=True,
+        "web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
     )
 
 
@@ -146,3 +160,7 @@ def worker_command(settings: Settings, once: bool) -> None:
     except KeyboardInterrupt:
         stop.set()
         sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

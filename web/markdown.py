@@ -1,4 +1,4 @@
-"""Markdown for user text: CommonMark rendered, then sanitised (no scripts, no javascript: links)."""
+"""Markdown for user text: CommonMark, then sanitised (no scripts, no javascript: links)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,24 @@ _parser = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographe
 _parser.disable("image")  # images would load third-party content into the page
 
 ALLOWED_TAGS = {
-    "p", "br", "strong", "em", "code", "pre", "blockquote", "ul", "ol", "li", "a", "hr",
-    "h1", "h2", "h3", "h4", "h5", "h6",
+    "p",
+    "br",
+    "strong",
+    "em",
+    "code",
+    "pre",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "hr",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
 }
 
 

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ideas import accounts, notifications, ratelimits
 from ideas.db import Database
-from ideas.errors import DomainError, N_
+from ideas.errors import N_, DomainError
 from ideas.i18n import negotiate, supported
 from ideas.models import User
 from ideas.settings import Settings
@@ -181,7 +181,7 @@ class AuthMiddleware:
         with self.db.reading() as session:
             if token:
                 return accounts.user_for_api_token(session, token), 0
-            user = accounts.user_for_session(session, sid)
+            user = accounts.user_for_session(session, str(sid))
             wants_page = not conn.url.path.startswith("/api/")
             unread = notifications.unread_count(session, user) if user and wants_page else 0
             return user, unread
@@ -197,5 +197,3 @@ def limit(request: Request, action: str) -> None:
     who = f"user:{user.id}" if user else f"ip:{request.client.host if request.client else '-'}"
     if not ratelimits.hit(request.app.state.db, f"{action}:{who}", allowed, window):
         raise RequestRefused(429, N_("Too many requests. Please wait a moment and try again."))
-
-

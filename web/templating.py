@@ -21,15 +21,16 @@ from web.security import csrf_token
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
-_current: ContextVar[NullTranslations] = ContextVar("translations", default=NullTranslations())
+_current: ContextVar[NullTranslations] = ContextVar("translations")
+_untranslated = NullTranslations()
 
 
 def gettext(text: str) -> str:
-    return _current.get().gettext(text)
+    return _current.get(_untranslated).gettext(text)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
-    return _current.get().ngettext(singular, plural, n)
+    return _current.get(_untranslated).ngettext(singular, plural, n)
 
 
 def make_environment() -> Environment:

@@ -29,8 +29,17 @@ def test_db_upgrade_is_idempotent(run, db: Database) -> None:
 
 
 def test_user_create_makes_an_account_that_can_sign_in(run, db: Database) -> None:
-    result = run("user", "create", "Ada@Example.com", "--name", "Ada", "--password", "s3cret-pass",
-                 "--role", "staff")
+    result = run(
+        "user",
+        "create",
+        "Ada@Example.com",
+        "--name",
+        "Ada",
+        "--password",
+        "s3cret-pass",
+        "--role",
+        "staff",
+    )
     assert result.exit_code == 0, result.output
     assert "Created staff ada@example.com" in result.output
     with db.transaction() as session:
@@ -88,6 +97,13 @@ def test_worker_once_runs_due_jobs(run, db: Database, make_user, tmp_path) -> No
 
 
 def test_every_command_has_help(run) -> None:
-    for args in (["--help"], ["db", "upgrade", "--help"], ["demo", "--help"], ["serve", "--help"],
-                 ["user", "create", "--help"], ["token", "create", "--help"], ["worker", "--help"]):
+    for args in (
+        ["--help"],
+        ["db", "upgrade", "--help"],
+        ["demo", "--help"],
+        ["serve", "--help"],
+        ["user", "create", "--help"],
+        ["token", "create", "--help"],
+        ["worker", "--help"],
+    ):
         assert run(*args).exit_code == 0

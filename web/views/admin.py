@@ -12,7 +12,9 @@ from web.forms import page_number, text, with_form
 from web.views.common import admin, db, flash, pages
 
 
-def board_list(request: Request, form: dict[str, str] | None = None, errors: dict | None = None) -> Response:
+def board_list(
+    request: Request, form: dict[str, str] | None = None, errors: dict | None = None
+) -> Response:
     admin(request)
     with db(request).reading() as session:
         all_boards = boards.all_boards(session)
@@ -30,7 +32,11 @@ def board_create(request: Request, form: dict[str, str]) -> Response:
     try:
         with db(request).transaction() as session:
             boards.create_board(
-                session, actor, text(form, "name"), text(form, "description"), text(form, "vote_budget")
+                session,
+                actor,
+                text(form, "name"),
+                text(form, "description"),
+                text(form, "vote_budget"),
             )
     except ValidationError as error:
         return board_list(request, form, error.fields)
@@ -59,7 +65,12 @@ def board_update(request: Request, form: dict[str, str]) -> Response:
         with db(request).transaction() as session:
             board = boards.get_by_slug(session, request.path_params["slug"])
             boards.update_board(
-                session, actor, board, text(form, "name"), text(form, "description"), text(form, "vote_budget")
+                session,
+                actor,
+                board,
+                text(form, "name"),
+                text(form, "description"),
+                text(form, "vote_budget"),
             )
     except ValidationError as error:
         return pages(request).render(

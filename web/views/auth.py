@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ideas import accounts
-from ideas.errors import Errors, N_, ValidationError
+from ideas.errors import N_, Errors, ValidationError
 from ideas.i18n import supported
 from ideas.models import User
 from web import security
@@ -31,7 +31,9 @@ def _start(request: Request, user: User, next_url: str) -> Response:
 
 def signup_form(request: Request) -> Response:
     return pages(request).render(
-        request, "auth/signup.html", {"form": {}, "errors": {}, "next": request.query_params.get("next", "")}
+        request,
+        "auth/signup.html",
+        {"form": {}, "errors": {}, "next": request.query_params.get("next", "")},
     )
 
 
@@ -57,7 +59,9 @@ def signup(request: Request, form: dict[str, str]) -> Response:
 
 def signin_form(request: Request) -> Response:
     return pages(request).render(
-        request, "auth/signin.html", {"form": {}, "errors": {}, "next": request.query_params.get("next", "")}
+        request,
+        "auth/signin.html",
+        {"form": {}, "errors": {}, "next": request.query_params.get("next", "")},
     )
 
 
@@ -73,7 +77,11 @@ def signin(request: Request, form: dict[str, str]) -> Response:
         return pages(request).render(
             request,
             "auth/signin.html",
-            {"form": {"email": text(form, "email")}, "errors": errors.fields, "next": text(form, "next")},
+            {
+                "form": {"email": text(form, "email")},
+                "errors": errors.fields,
+                "next": text(form, "next"),
+            },
             status_code=400,
         )
     return _start(request, user, text(form, "next"))
@@ -142,7 +150,10 @@ def reset(request: Request, form: dict[str, str]) -> Response:
         )
     if user is None:
         return pages(request).render(
-            request, "auth/reset.html", {"valid": False, "errors": {}, "token": token}, status_code=400
+            request,
+            "auth/reset.html",
+            {"valid": False, "errors": {}, "token": token},
+            status_code=400,
         )
     flash(request, N_("Your password is changed."))
     return _start(request, user, "/")

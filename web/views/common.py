@@ -5,10 +5,9 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
 from ideas.db import Database
-from ideas.errors import Forbidden, N_
+from ideas.errors import N_, Forbidden
 from ideas.models import User
 from web.templating import Pages
 
@@ -52,7 +51,6 @@ def safe_next(target: str | None, default: str = "/") -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return default
     return target
-
 
 
 def flash(request: Request, text: str) -> None:

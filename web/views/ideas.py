@@ -21,16 +21,15 @@ from web.views.common import db, flash, is_htmx, pages, signed_in
 
 def _listing(request: Request, board_slug: str | None) -> Response:
     params = request.query_params
-    sort = params.get("sort") if params.get("sort") in SORTS else "trending"
+    sort = params.get("sort", "")
+    sort = sort if sort in SORTS else "trending"
     status = params.get("status") if params.get("status") in STATUSES else None
     q = params.get("q", "")[:200]
     user = request.state.user
     with db(request).reading() as session:
         all_boards = boards.all_boards(session)
         board = boards.get_by_slug(session, board_slug) if board_slug else None
-        page = idea_rules.listing(
-            session, user, board, status, sort, q, page_number(request)
-        )
+        page = idea_rules.listing(session, user, board, status, sort, q, page_number(request))
         voted = idea_rules.ids_voted_by(session, user, [idea.id for idea in page.items])
         remaining = votes.remaining(session, user, board) if board else None
     return pages(request).render(
