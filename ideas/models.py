@@ -159,7 +159,11 @@ class StatusChange(Base):
 
 class Vote(Base):
     __tablename__ = "votes"
-    __table_args__ = (UniqueConstraint("idea_id", "user_id", name="uq_votes_idea_user"),)
+    __table_args__ = (
+        UniqueConstraint("idea_id", "user_id", name="uq_votes_idea_user"),
+        # Trending counts an idea's recent votes from this index alone (see ideas.listing).
+        Index("ix_votes_idea_created", "idea_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"))

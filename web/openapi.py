@@ -3,6 +3,7 @@ and that every response the API gives validates against the schema written here)
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from ideas.comments import BODY_LIMITS
@@ -13,6 +14,10 @@ JSON = "application/json"
 
 def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
+
+
+def array_of(name: str) -> dict[str, Any]:
+    return {"type": "array", "items": ref(name)}
 
 
 def response(description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -53,8 +58,9 @@ ERROR_STATUS = {
 # The responses every change can give before it reaches its endpoint or the domain.
 WRITE_ERRORS = ("BadRequest", "Unauthorized", "Forbidden", "TooLarge")
 
-# -- Schemas --------------------------------------------------------------------------------------
+# -- Schemas -------------------------------------------------------------------------------------
 
+STRING = {"type": "string"}
 TIMESTAMP = {"type": "string", "format": "date-time", "description": "ISO 8601, UTC."}
 COUNT = {"type": "integer", "minimum": 0}
 
@@ -208,7 +214,11 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "error": {"type": "string", "minLength": 1},
-            "fields": {"type": "object", "additionalProperties": {"type": "string"}, "minProperties": 1},
+            "fields": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "minProperties": 1,
+            },
         },
         "required": ["error", "fields"],
         "additionalProperties": False,
@@ -224,7 +234,9 @@ RESPONSES: dict[str, Any] = {
     "InvalidQuery": response(
         "A query parameter has a value it cannot take; `fields` says which.", ref("ValidationError")
     ),
-    "Unauthorized": response("No credentials, or a token that is not valid: sign in first.", ref("Error")),
+    "Unauthorized": response(
+        "No credentials, or a token that is not valid: sign in first.", ref("Error")
+    ),
     "Forbidden": response(
         "Not allowed: the role is missing, the account is blocked, comments are locked, or a "
         "session's request came without its CSRF token.",
@@ -258,10 +270,10 @@ SECURITY_SCHEMES: dict[str, Any] = {
     },
 }
 
-# -- Paths ------------------------------------------------------------------------------------------
+# -- Paths ---------------------------------------------------------------------------------------
 
 LIST_PARAMETERS: list[dict[str, Any]] = [
-    {"name": "board", "in": "query", "description": "A board's slug.", "schema": {"type": "string"}},
+    {"name": "board", "in": "query", "description": "A board's slug.", "schema": STRING},
     {"name": "status", "in": "query", "schema": ref("Status")},
     {
         "name": "sort",
@@ -275,7 +287,7 @@ LIST_PARAMETERS: list[dict[str, Any]] = [
         "in": "query",
         "description": "Words to find in titles and descriptions (all must occur); only the "
         "first 200 characters are read.",
-        "schema": {"type": "string"},
+        "schema": STRING,
     },
     {
         "name": "page",
@@ -291,7 +303,6 @@ PATHS: dict[str, Any] = {
             "operationId": "getOpenApi",
             "summary": "This document",
             "tags": ["meta"],
-            "security": OPTIONAL_AUTH,
             "responses": {"200": response("The OpenAPI document.", {"type": "object"})},
         }
     },
@@ -302,7 +313,7 @@ PATHS: dict[str, Any] = {
             "tags": ["boards"],
             "security": OPTIONAL_AUTH,
             "responses": {
-                "200": response("All boards, oldest first.", {"type": "array", "items": ref("Board")})
+                "200": response("All boards, oldest first.", array_of("Board")),
             },
         }
     },
@@ -324,7 +335,7 @@ PATHS: dict[str, Any] = {
             "operationId": "createIdea",
             "summary": "Submit an idea",
             "description": "Any signed-in member. The author's vote is cast and the author "
-            "follows the idea.",
+            "follows the idea; on a board with a vote budget that vote must be left (409).",
             "tags": ["ideas"],
             "security": AUTH,
             "x-role": "member",
@@ -341,7 +352,7 @@ PATHS: dict[str, Any] = {
                         }
                     },
                 ),
-                **errors(*WRITE_ERRORS, "TooManyRequests"),
+                **errors(*WRITE_ERRORS, "Conflict", "TooManyRequests"),
             },
         },
     },
@@ -394,7 +405,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": response(
                     "Comments on the idea, oldest first, each with its replies.",
-                    {"type": "array", "items": ref("CommentThread")},
+                    array_of("CommentThread"),
                 ),
                 **errors("NotFound"),
             },
@@ -452,10 +463,8 @@ def document(server: str) -> dict[str, Any]:
             {"name": "comments"},
             {"name": "meta"},
         ],
-        "paths": PATHS,
-        "components": {
-            "schemas": SCHEMAS,
-            "responses": RESPONSES,
-            "securitySchemes": SECURITY_SCHEMES,
-        },
+        "paths": copy.deepcopy(PATHS),
+        "components": copy.deepcopy(
+            {"schemas": SCHEMAS, "responses": RESPONSES, "securitySchemes": SECURITY_SCHEMES}
+        ),
     }

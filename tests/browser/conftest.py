@@ -24,6 +24,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+TIMEOUT_MS = 8_000  # per action; pages here answer in milliseconds
 
 
 def _free_port() -> int:
@@ -91,22 +92,50 @@ def browser(chromium_path: Path):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def new_page(browser, live_server: str, db, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    """Opens pages in a fresh browser context per language; screenshots go to test-artifacts/."""
+    """Opens pages in a fresh browser context per language; screenshots go to test-artifacts/.
+
+    Each page records what must not happen, for `assert_clean(page)`: uncaught script errors,
+    dialogs and Content Security Policy violations in `page.js_errors`, and responses of 500
+    or more in `page.server_errors`."""
     contexts = []
 
-    def open_page(locale: str = "en-GB"):  # type: ignore[no-untyped-def]
-        context = browser.new_context(base_url=live_server, locale=locale)
+    def open_page(locale: str = "en-GB", **options):  # type: ignore[no-untyped-def]
+        context = browser.new_context(base_url=live_server, locale=locale, **options)
+        context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()
         errors: list[str] = []
+        server_errors: list[str] = []
+
+        def on_dialog(dialog) -> None:  # type: ignore[no-untyped-def]
+            errors.append(f"dialog: {dialog.message}")
+            dialog.dismiss()
+
+        def on_console(message) -> None:  # type: ignore[no-untyped-def]
+            if "Content Security Policy" in message.text:
+                errors.append(f"CSP: {message.text}")
+
+        def on_response(response) -> None:  # type: ignore[no-untyped-def]
+            if response.status >= 500:
+                server_errors.append(f"{response.status} {response.request.method} {response.url}")
+
         page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}"))
+        page.on("dialog", on_dialog)
+        page.on("console", on_console)
+        page.on("response", on_response)
         page.js_errors = errors  # type: ignore[attr-defined]
+        page.server_errors = server_errors  # type: ignore[attr-defined]
         return page
 
     yield open_page
     for context in contexts:
         context.close()
+
+
+def assert_clean(page) -> None:  # type: ignore[no-untyped-def]
+    """No script errors, dialogs or CSP violations, and no server errors, on every page seen."""
+    assert page.js_errors == []
+    assert page.server_errors == []
 
 
 def screenshot(page, name: str) -> None:  # type: ignore[no-untyped-def]

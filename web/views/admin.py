@@ -73,6 +73,8 @@ def board_update(request: Request, form: dict[str, str]) -> Response:
                 text(form, "vote_budget"),
             )
     except ValidationError as error:
+        with db(request).reading() as session:  # the failed transaction expired `board`
+            board = boards.get_by_slug(session, request.path_params["slug"])
         return pages(request).render(
             request,
             "admin/board_form.html",

@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ideas import boards, comments, follows, votes
 from ideas import ideas as idea_rules
-from ideas.errors import N_, ValidationError
+from ideas.errors import N_, Conflict, ValidationError
 from ideas.ideas import SORTS, STATUSES
 from ideas.models import Idea, User
 from web import security
@@ -147,9 +147,21 @@ def update(request: Request, form: dict[str, str]) -> Response:
 def _vote(request: Request, cast: bool) -> Response:
     user = signed_in(request)
     security.limit(request, "vote")
-    with db(request).transaction() as session:
-        idea = idea_rules.get(session, request.path_params["id"], user)
-        state = votes.vote(session, user, idea) if cast else votes.unvote(session, user, idea)
+    try:
+        with db(request).transaction() as session:
+            idea = idea_rules.get(session, request.path_params["id"], user)
+            state = votes.vote(session, user, idea) if cast else votes.unvote(session, user, idea)
+    except Conflict as refusal:  # no votes left on the board
+        if not is_htmx(request):
+            raise  # the error page says why
+        with db(request).reading() as session:
+            idea = idea_rules.get(session, request.path_params["id"], user)
+            voted = votes.has_voted(session, user, idea)
+            state = votes.VoteState(
+                idea.vote_count, voted, votes.remaining(session, user, idea.board)
+            )
+        context = {"idea": idea, "state": state, "voted": voted, "refusal": refusal.message}
+        return pages(request).render(request, "ideas/_vote.html", context, status_code=409)
     if is_htmx(request):
         return pages(request).render(
             request, "ideas/_vote.html", {"idea": idea, "state": state, "voted": state.voted}

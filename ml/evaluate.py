@@ -1,0 +1,144 @@
+"""Duplicate-detection metrics: pure functions over a score matrix and group labels.
+
+Data format (JSONL, one record a line): ``{"id", "title", "description", "group"}``; records
+sharing a non-null ``group`` ask for the same thing, ``null`` means no known duplicate. Theme files
+(``"theme"`` instead of ``"group"``) can be read the same way: same theme = same request.
+
+Metrics:
+- ``recall_at_1``, ``recall_at_5``, ``mrr``: every record whose group has another member queries all
+  other records; a hit is any record of its group.
+- ``pair_precision``, ``pair_recall``, ``pair_f1``: predicted pairs are all unordered pairs scoring
+  at or above the threshold; true pairs are those of the same group.
+- ``best_f1`` and ``best_f1_threshold``: the threshold that maximises pair F1 on this data.
+
+Labels are incomplete (some ``null`` records have unmarked duplicates), so precision is a lower
+bound.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+@dataclass(frozen=True)
+class Record:
+    id: str
+    title: str
+    description: str
+    group: str | None
+
+
+def load_jsonl(path: str | Path) -> list[Record]:
+    """Read a duplicates (``group``) or themes (``theme``) JSONL file."""
+    records = []
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            if not line.strip():
+                continue
+            raw = json.loads(line)
+            group = raw.get("group", raw.get("theme"))
+            records.append(
+                Record(
+                    id=str(raw["id"]),
+                    title=raw.get("title") or "",
+                    description=raw.get("description") or "",
+                    group=None if group is None else str(group),
+                )
+            )
+    return records
+
+
+def group_codes(groups: Sequence[str | None]) -> np.ndarray:
+    """Integer code per record: same code = same group; ``None`` gets a code of its own."""
+    codes: dict[str, int] = {}
+    out = np.empty(len(groups), dtype=np.int64)
+    for i, group in enumerate(groups):
+        key = f"\0{i}" if group is None else group
+        out[i] = codes.setdefault(key, len(codes))
+    return out
+
+
+def ranking_metrics(scores: np.ndarray, groups: Sequence[str | None]) -> dict[str, float]:
+    """recall@1, recall@5 and MRR of each record that has a duplicate, querying all others."""
+    codes = group_codes(groups)
+    same = codes[:, None] == codes[None, :]
+    np.fill_diagonal(same, False)
+    queries = np.flatnonzero(same.any(axis=1))
+    if len(queries) == 0:
+        return {"recall_at_1": 0.0, "recall_at_5": 0.0, "mrr": 0.0, "queries": 0}
+    ranks = []
+    for q in queries:
+        others = ~same[q]
+        others[q] = False
+        best_true = scores[q, same[q]].max()
+        # rank of the best true match; ties are counted against it (pessimistic)
+        ranks.append(1 + int(np.sum(scores[q, others] >= best_true)))
+    ranks_arr = np.asarray(ranks, dtype=np.float64)
+    return {
+        "recall_at_1": float(np.mean(ranks_arr <= 1)),
+        "recall_at_5": float(np.mean(ranks_arr <= 5)),
+        "mrr": float(np.mean(1.0 / ranks_arr)),
+        "queries": int(len(queries)),
+    }
+
+
+def _pairs(scores: np.ndarray, groups: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
+    """Score and truth of every unordered pair (i < j); a pair's score is the max of both ways."""
+    codes = group_codes(groups)
+    sym = np.maximum(scores, scores.T)
+    iu = np.triu_indices(len(codes), k=1)
+    return sym[iu], codes[iu[0]] == codes[iu[1]]
+
+
+def _prf(tp: float, predicted: float, actual: float) -> tuple[float, float, float]:
+    precision = tp / predicted if predicted else 0.0
+    recall = tp / actual if actual else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def pair_metrics(
+    scores: np.ndarray, groups: Sequence[str | None], threshold: float
+) -> dict[str, float]:
+    """Pair precision, recall and F1 at ``threshold``."""
+    pair_scores, truth = _pairs(scores, groups)
+    predicted = pair_scores >= threshold
+    p, r, f = _prf(float(np.sum(predicted & truth)), float(predicted.sum()), float(truth.sum()))
+    return {"pair_precision": p, "pair_recall": r, "pair_f1": f}
+
+
+def best_f1_threshold(scores: np.ndarray, groups: Sequence[str | None]) -> tuple[float, float]:
+    """The threshold (a pair score) that maximises pair F1, and that F1."""
+    pair_scores, truth = _pairs(scores, groups)
+    order = np.argsort(-pair_scores, kind="stable")
+    s, t = pair_scores[order], truth[order]
+    tp = np.cumsum(t)
+    # only cut where the score changes, so ties fall on the same side
+    last = np.r_[s[1:] != s[:-1], True]
+    tp, predicted, s = tp[last], np.flatnonzero(last) + 1, s[last]
+    actual = max(int(truth.sum()), 1)
+    f1 = 2 * tp / (predicted + actual)
+    best = int(np.argmax(f1))
+    return float(s[best]), float(f1[best])
+
+
+def evaluate_scores(
+    scores: np.ndarray, groups: Sequence[str | None], threshold: float
+) -> dict[str, float]:
+    """All duplicate metrics of a square score matrix (``scores[i, j]``: i queries, j found)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    result = ranking_metrics(scores, groups)
+    result.update(pair_metrics(scores, groups, threshold))
+    threshold_best, f1_best = best_f1_threshold(scores, groups)
+    result.update({"threshold": threshold, "best_f1": f1_best, "best_f1_threshold": threshold_best})
+    return result
+
+
+def cosine_scores(vectors: np.ndarray) -> np.ndarray:
+    """All-pairs cosine of L2-normalised row vectors."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    return vectors @ vectors.T

@@ -1,0 +1,423 @@
+"""Every route in the one route table, classified by who may use it, and checked:
+
+- state-changing routes refuse a cookie session without the session's CSRF token (403, nothing
+  changed), refuse anonymous people (except the few routes meant for them), and refuse people
+  below the route's role;
+- page routes never fail for anonymous people: 200, or a redirect to sign in for private pages.
+
+A route missing from the classification below fails `test_every_route_is_classified`, so a new
+route cannot slip in without saying who may use it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from starlette.routing import Mount, Route
+from starlette.testclient import TestClient
+
+from ideas import accounts, boards, comments
+from ideas import ideas as idea_rules
+from ideas.db import Database
+from ideas.models import Base, Job, User
+from tests.conftest import PASSWORD, csrf_of, sign_in
+from web.app import routes
+
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+CSRF_REFUSED = "The form has expired"
+
+# State-changing routes, by the least role that may use them. "anonymous" routes are meant for
+# people who are not signed in; "signout" does nothing for them (there is nothing to end).
+ACTIONS: dict[str, str] = {
+    "signup": "anonymous",
+    "signin": "anonymous",
+    "forgot": "anonymous",
+    "reset": "anonymous",
+    "language": "anonymous",
+    "signout": "member",
+    "create_idea": "member",
+    "update_idea": "member",
+    "vote": "member",
+    "unvote": "member",
+    "follow": "member",
+    "unfollow": "member",
+    "comment": "member",
+    "mark_read": "member",
+    "api_create_idea": "member",
+    "api_vote": "member",
+    "api_unvote": "member",
+    "api_add_comment": "member",
+    "set_status": "staff",
+    "hide_idea": "staff",
+    "restore_idea": "staff",
+    "lock_comments": "staff",
+    "unlock_comments": "staff",
+    "hide_comment": "staff",
+    "restore_comment": "staff",
+    "block_user": "staff",
+    "unblock_user": "staff",
+    "api_status": "staff",
+    "create_board": "admin",
+    "update_board": "admin",
+    "set_role": "admin",
+}
+HARMLESS_FOR_ANONYMOUS = {"signout"}  # answers like a success, changes nothing
+
+# Pages (GET), by the least role that may see them.
+PAGES: dict[str, str] = {
+    "home": "anonymous",
+    "board": "anonymous",
+    "idea": "anonymous",
+    "signup_form": "anonymous",
+    "signin_form": "anonymous",
+    "forgot_form": "anonymous",
+    "reset_form": "anonymous",
+    "api_openapi": "anonymous",
+    "api_boards": "anonymous",
+    "api_ideas": "anonymous",
+    "api_idea": "anonymous",
+    "api_comments": "anonymous",
+    "new_idea": "member",
+    "edit_idea": "member",
+    "notifications": "member",
+    "moderation": "staff",
+    "audit": "staff",
+    "admin_boards": "admin",
+    "edit_board": "admin",
+    "admin_users": "admin",
+}
+
+LOWER_ROLE = {"staff": "member", "admin": "staff"}
+
+# Routes whose positive control below legitimately changes no row: nothing to undo, the author
+# has voted for and follows their idea already, the language of an anonymous visitor lives in
+# the session cookie.
+CHANGES_NOTHING_HERE = {
+    "restore_idea", "unlock_comments", "restore_comment", "unblock_user",
+    "vote", "api_vote", "follow", "language",
+}
+
+
+def app_routes() -> list[Route]:
+    found = []
+    for route in routes:
+        if isinstance(route, Mount):
+            assert route.path == "/static", f"classify the new mount {route.path}"
+            continue
+        assert isinstance(route, Route), f"classify {route!r}"
+        found.append(route)
+    return found
+
+
+def route_named(name: str) -> Route:
+    return next(route for route in app_routes() if route.name == name)
+
+
+def method_of(route: Route) -> str:
+    methods = sorted((route.methods or set()) - {"HEAD"})
+    assert len(methods) == 1, f"{route.name}: one method per route, got {methods}"
+    return methods[0]
+
+
+ACTION_NAMES = sorted(route.name for route in app_routes() if method_of(route) in UNSAFE)
+PAGE_NAMES = sorted(route.name for route in app_routes() if method_of(route) not in UNSAFE)
+
+
+def test_every_route_is_classified() -> None:
+    names = [route.name for route in app_routes()]
+    assert len(names) == len(set(names)), "route names must be unique"
+    unclassified = set(names) - set(ACTIONS) - set(PAGES)
+    assert not unclassified, f"say who may use these new routes (in ACTIONS or PAGES): {unclassified}"
+    stale = (set(ACTIONS) | set(PAGES)) - set(names)
+    assert not stale, f"these routes are gone; remove them here: {stale}"
+    assert set(ACTION_NAMES) == set(ACTIONS), "ACTIONS must hold exactly the state-changing routes"
+    assert set(PAGE_NAMES) == set(PAGES), "PAGES must hold exactly the GET routes"
+    for name in ACTIONS:
+        assert route_named(name).path.startswith("/api/") or not name.startswith("api_")
+    assert set(ACTIONS.values()) | set(PAGES.values()) <= {"anonymous", "member", "staff", "admin"}
+
+
+# A small world with one of everything a path can name ---------------------------------------
+
+
+@dataclass
+class World:
+    db: Database
+    author: User  # a member who signs in; wrote the idea
+    other: User  # commented; the target of blocking and role changes
+    board_slug: str
+    idea_id: int
+    comment_id: int
+    reset_token: str  # the author's
+    clients: Callable[[], TestClient]
+    _counter: Iterator[int]
+
+    def user(self, role: str) -> User:
+        number = next(self._counter)
+        with self.db.transaction() as session:
+            return with_password(
+                accounts.create_user(
+                    session, f"{role}{number}@example.com", f"{role.title()} {number}", None, role
+                )
+            )
+
+    def client_as(self, role: str) -> TestClient:
+        """A client signed in as `role` (the author for "member"), or anonymous."""
+        client = self.clients()
+        if role != "anonymous":
+            sign_in(client, self.author.email if role == "member" else self.user(role).email)
+        return client
+
+
+@functools.cache
+def password_hash() -> str:
+    return accounts.hash_password(PASSWORD)
+
+
+def with_password(user: User) -> User:
+    """Gives the user PASSWORD, hashed once for the whole module (hashing is slow on purpose)."""
+    user.password_hash = password_hash()
+    return user
+
+
+@pytest.fixture
+def world(app, db: Database) -> Iterator[World]:  # type: ignore[no-untyped-def]
+    with db.transaction() as session:
+        author = with_password(accounts.create_user(session, "author@example.com", "Author", None))
+        other = accounts.create_user(session, "other@example.com", "Other", None)
+        board = boards.create_board(session, None, "Main board", "", None)
+        idea = idea_rules.submit(session, author, board, "Export the roadmap as CSV", "Please.")
+        comment = comments.add(session, other, idea, "Me too, every week.")
+        accounts.request_password_reset(
+            session, author.email, app.state.secret_key, app.state.settings.base_url, "en"
+        )
+    with db.reading() as session:
+        body = session.scalars(select(Job)).one().payload["body"]
+    token = re.search(r"/reset/(\S+)", body)
+    assert token
+    with contextlib.ExitStack() as stack:
+        yield World(
+            db=db,
+            author=author,
+            other=other,
+            board_slug=board.slug,
+            idea_id=idea.id,
+            comment_id=comment.id,
+            reset_token=token.group(1),
+            clients=lambda: stack.enter_context(TestClient(app)),
+            _counter=iter(range(1, 1000)),
+        )
+
+
+def path_of(route: Route, world: World) -> str:
+    params: dict[str, Any] = {}
+    for param in route.param_convertors:
+        if param == "slug":
+            params[param] = world.board_slug
+        elif param == "token":
+            params[param] = world.reset_token
+        elif param == "id" and route.path.startswith(("/ideas/", "/api/v1/ideas/")):
+            params[param] = world.idea_id
+        elif param == "id" and route.path.startswith("/comments/"):
+            params[param] = world.comment_id
+        elif param == "id" and route.path.startswith(("/users/", "/admin/users/")):
+            params[param] = world.other.id
+        else:
+            pytest.fail(f"{route.name}: say how to build the path parameter {param!r}")
+    return str(route.url_path_for(route.name, **params))
+
+
+# A body that the route accepts, so that the positive control shows the refusals are real.
+BODIES: dict[str, Callable[[World], dict[str, Any]]] = {
+    "signup": lambda w: {"email": "new@example.com", "name": "New", "password": "a new password"},
+    "signin": lambda w: {"email": w.author.email, "password": PASSWORD},
+    "forgot": lambda w: {"email": w.author.email},
+    "reset": lambda w: {"password": "another good password"},
+    "language": lambda w: {"locale": "it", "next": "/"},
+    "create_idea": lambda w: {
+        "board": w.board_slug,
+        "title": "Dark mode for the dashboard",
+        "description": "Easier on the eyes.",
+    },
+    "update_idea": lambda w: {"title": "Export the roadmap as CSV files", "description": "Now."},
+    "comment": lambda w: {"body": "A thoughtful comment."},
+    "set_status": lambda w: {"status": "planned", "note": "Next quarter."},
+    "create_board": lambda w: {"name": "Another board", "description": "", "vote_budget": ""},
+    "update_board": lambda w: {"name": "Renamed board", "description": "", "vote_budget": "3"},
+    "set_role": lambda w: {"role": "staff"},
+    "api_create_idea": lambda w: {
+        "board": w.board_slug,
+        "title": "Dark mode for the dashboard",
+        "description": "Easier on the eyes.",
+    },
+    "api_add_comment": lambda w: {"body": "A thoughtful comment."},
+    "api_status": lambda w: {"status": "planned", "note": "Next quarter."},
+}
+
+
+def send(client: TestClient, route: Route, world: World, csrf: str | None) -> Any:
+    path = path_of(route, world)
+    body = BODIES.get(route.name, lambda w: {})(world)
+    if route.path.startswith("/api/"):
+        headers = {"X-CSRF-Token": csrf} if csrf else {}
+        return client.request(method_of(route), path, json=body, headers=headers, follow_redirects=False)
+    data = {**body, **({"csrf_token": csrf} if csrf else {})}
+    return client.request(method_of(route), path, data=data, follow_redirects=False)
+
+
+def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, in primary-key order."""
+    state = {}
+    with db.engine.connect() as connection:
+        for table in Base.metadata.sorted_tables:
+            rows = connection.execute(table.select().order_by(*table.primary_key.columns))
+            state[table.name] = [tuple(row) for row in rows]
+    return state
+
+
+def csrf_for(client: TestClient) -> str:
+    return csrf_of(client, "/")
+
+
+def assert_refused(response: Any, statuses: tuple[int, ...]) -> None:
+    if response.status_code in (302, 303, 307):
+        assert response.headers["location"].startswith("/signin"), response.headers["location"]
+    else:
+        assert response.status_code in statuses, (response.status_code, response.text[:300])
+
+
+# State-changing routes -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ACTION_NAMES)
+def test_cookie_session_without_csrf_token_is_refused(world: World, name: str) -> None:
+    route = route_named(name)
+    role = ACTIONS[name] if ACTIONS[name] != "anonymous" else "member"
+    client = world.client_as(role)
+    before = snapshot(world.db)
+
+    response = send(client, route, world, csrf=None)
+
+    assert response.status_code == 403, response.text[:300]
+    assert CSRF_REFUSED in response.text
+    assert snapshot(world.db) == before
+
+
+@pytest.mark.parametrize("name", ACTION_NAMES)
+def test_csrf_token_of_another_session_is_refused(world: World, name: str) -> None:
+    route = route_named(name)
+    role = ACTIONS[name] if ACTIONS[name] != "anonymous" else "member"
+    client = world.client_as(role)
+    foreign = csrf_for(world.client_as("anonymous"))
+    csrf_for(client)  # the session has a token of its own, just not this one
+    before = snapshot(world.db)
+
+    response = send(client, route, world, csrf=foreign)
+
+    assert response.status_code == 403, response.text[:300]
+    assert snapshot(world.db) == before
+
+
+@pytest.mark.parametrize("name", ACTION_NAMES)
+def test_the_right_person_with_the_csrf_token_gets_through(world: World, name: str) -> None:
+    # The positive control: the same request as above succeeds with the token.
+    role = ACTIONS[name]
+    client = world.client_as(role)
+    before = snapshot(world.db)
+
+    response = send(client, route_named(name), world, csrf=csrf_for(client))
+
+    assert response.status_code < 400, response.text[:300]
+    if name not in CHANGES_NOTHING_HERE:
+        assert snapshot(world.db) != before, f"{name} changed nothing"
+
+
+@pytest.mark.parametrize("name", [name for name in ACTION_NAMES if ACTIONS[name] != "anonymous"])
+def test_anonymous_person_with_a_valid_csrf_token_is_refused(world: World, name: str) -> None:
+    client = world.client_as("anonymous")
+    csrf = csrf_for(client)
+    before = snapshot(world.db)
+
+    response = send(client, route_named(name), world, csrf=csrf)
+
+    if name in HARMLESS_FOR_ANONYMOUS:
+        assert response.status_code == 303
+    else:
+        assert_refused(response, (401, 403))
+    assert snapshot(world.db) == before
+
+
+@pytest.mark.parametrize("name", [name for name in ACTION_NAMES if ACTIONS[name] in LOWER_ROLE])
+def test_people_below_the_role_are_refused(world: World, name: str) -> None:
+    lower = LOWER_ROLE[ACTIONS[name]]
+    client = world.client_as(lower)
+    csrf = csrf_for(client)
+    before = snapshot(world.db)
+
+    response = send(client, route_named(name), world, csrf=csrf)
+
+    assert response.status_code == 403, (lower, response.text[:300])
+    assert snapshot(world.db) == before
+    if ACTIONS[name] == "admin":  # and members, further below, too
+        member = world.client_as("member")
+        csrf = csrf_for(member)
+        before = snapshot(world.db)
+        assert send(member, route_named(name), world, csrf=csrf).status_code == 403
+        assert snapshot(world.db) == before
+
+
+def test_member_cannot_edit_someone_elses_idea(world: World) -> None:
+    client = world.client_as("anonymous")
+    sign_in(client, world.user("member").email)
+    before = snapshot(world.db)
+    response = send(client, route_named("update_idea"), world, csrf=csrf_for(client))
+    assert response.status_code == 403
+    assert client.get(f"/ideas/{world.idea_id}/edit", follow_redirects=False).status_code == 403
+    assert snapshot(world.db) == before
+
+
+def test_bearer_token_requests_need_no_csrf_token_but_a_valid_token(world: World) -> None:
+    with world.db.transaction() as session:
+        token = accounts.create_api_token(session, accounts.get_user(session, world.author.id))
+    client = world.client_as("anonymous")
+    path = f"/api/v1/ideas/{world.idea_id}/comments"
+    refused = client.post(path, json={"body": "Hi"}, headers={"Authorization": "Bearer ip_wrong"})
+    assert refused.status_code == 401
+    response = client.post(path, json={"body": "Hi"}, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 201, response.text
+
+
+# Pages -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", PAGE_NAMES)
+def test_anonymous_page_views_never_fail(world: World, name: str) -> None:
+    route = route_named(name)
+    path = path_of(route, world)
+    response = world.client_as("anonymous").get(path, follow_redirects=False)
+    if PAGES[name] == "anonymous":
+        assert response.status_code == 200, response.text[:300]
+    else:
+        assert response.status_code == 303, response.text[:300]
+        assert response.headers["location"].startswith("/signin?next=")
+
+
+@pytest.mark.parametrize("name", PAGE_NAMES)
+def test_pages_open_for_their_role(world: World, name: str) -> None:
+    role = PAGES[name]
+    response = world.client_as(role).get(path_of(route_named(name), world), follow_redirects=False)
+    assert response.status_code == 200, response.text[:300]
+
+
+@pytest.mark.parametrize("name", [name for name in PAGE_NAMES if PAGES[name] in LOWER_ROLE])
+def test_pages_refuse_people_below_their_role(world: World, name: str) -> None:
+    client = world.client_as(LOWER_ROLE[PAGES[name]])
+    response = client.get(path_of(route_named(name), world), follow_redirects=False)
+    assert response.status_code == 403, response.text[:300]
