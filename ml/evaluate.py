@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+
 @dataclass(frozen=True)
 class Record:
     id: str

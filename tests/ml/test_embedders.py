@@ -1,0 +1,101 @@
+"""Embedders: the scikit-learn contract, unit-norm float32 output, the fallback factory."""
+
+import logging
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+from ml.embedders import MiniLMEmbedder, TfidfEmbedder, l2_normalise, make_embedder
+
+TEXTS = [
+    "Dark mode for the whole portal",
+    "Please add a night theme",
+    "Export the roadmap as CSV",
+    "Download roadmap items as a spreadsheet",
+    "Email me when an idea I voted for ships",
+    "",
+]
+
+
+def test_l2_normalise_keeps_zero_rows():
+    out = l2_normalise(np.array([[3.0, 4.0], [0.0, 0.0]]))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, [[0.6, 0.8], [0.0, 0.0]])
+
+
+def test_tfidf_contract_and_normalisation():
+    embedder = TfidfEmbedder(n_components=4, random_state=3)
+    assert (embedder.n_components, embedder.random_state) == (4, 3)
+    assert not hasattr(embedder, "svd_")  # __init__ only stores parameters
+    assert embedder.fit(TEXTS) is embedder
+    vectors = embedder.transform(TEXTS[:5])
+    assert vectors.dtype == np.float32 and vectors.shape == (5, 4)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    assert embedder.name.startswith("tfidf-lsa4-")
+
+
+def test_tfidf_random_state_is_honoured():
+    first = TfidfEmbedder(n_components=3, random_state=7).fit_transform(TEXTS)
+    again = TfidfEmbedder(n_components=3, random_state=7).fit_transform(TEXTS)
+    np.testing.assert_array_equal(first, again)
+
+
+def test_tfidf_name_changes_with_the_corpus():
+    one = TfidfEmbedder(n_components=3).fit(TEXTS)
+    other = TfidfEmbedder(n_components=3).fit(TEXTS[::-1] + ["Vote by email"])
+    assert one.name != other.name
+
+
+def test_tfidf_refuses_to_transform_or_name_before_fit():
+    with pytest.raises(ValueError):
+        TfidfEmbedder().transform(["x"])
+    with pytest.raises(AttributeError):
+        _ = TfidfEmbedder().name
+
+
+def test_tfidf_tiny_corpus_shrinks_the_dimensions():
+    vectors = TfidfEmbedder(n_components=128).fit_transform(["one idea", "another idea"])
+    assert vectors.shape == (2, 1)
+
+
+def test_make_embedder_names_and_unknowns():
+    assert isinstance(make_embedder("tfidf"), TfidfEmbedder)
+    with pytest.raises(ValueError):
+        make_embedder("word2vec")
+
+
+def test_make_embedder_falls_back_with_one_log_line(monkeypatch, caplog):
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # as if not installed
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
+    with caplog.at_level(logging.WARNING, logger="ml.embedders"):
+        embedder = make_embedder("minilm")
+    assert isinstance(embedder, TfidfEmbedder)
+    assert len(caplog.records) == 1 and "TF-IDF" in caplog.records[0].getMessage()
+
+
+def test_minilm_missing_package_gives_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)
+    with pytest.raises(ImportError, match="ideas-portal\\[embeddings\\]"):
+        MiniLMEmbedder().fit()
+
+
+def test_minilm_backend():
+    pytest.importorskip("sentence_transformers")
+    try:
+        embedder = make_embedder("minilm")
+    except ImportError:
+        pytest.skip("the MiniLM model package is not installed")
+    assert isinstance(embedder, MiniLMEmbedder) and embedder.name == "all-MiniLM-L6-v2"
+    assert embedder.batch_size == 32 and not hasattr(embedder, "model_")
+    with warnings.catch_warnings():
+        # torch/transformers may warn about their own internals while loading
+        warnings.simplefilter("ignore", category=FutureWarning)
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        assert embedder.fit() is embedder
+        vectors = embedder.transform(TEXTS[:4])
+    assert vectors.dtype == np.float32 and vectors.shape == (4, 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    sims = vectors @ vectors.T
+    assert sims[0, 1] > sims[0, 2] and sims[2, 3] > sims[2, 1]  # near-duplicates are nearest
