@@ -16,7 +16,7 @@ from ideas.ideas import SORTS, STATUSES
 from ideas.models import Board, Comment, Idea
 from web import openapi as spec
 from web import security
-from web.forms import page_number, text, with_json
+from web.forms import MAX_ID, page_number, text, with_json
 from web.views.common import db, signed_in, staff
 
 
@@ -158,7 +158,9 @@ def add_comment(request: Request, data: dict[str, Any]) -> Response:
     user = signed_in(request)
     security.limit(request, "comment")
     parent_id = data.get("parent_id")
-    if parent_id is not None and (not isinstance(parent_id, int) or isinstance(parent_id, bool)):
+    if parent_id is not None and (
+        not isinstance(parent_id, int) or isinstance(parent_id, bool) or not 0 < parent_id <= MAX_ID
+    ):
         errors = Errors()
         errors.add("parent_id", N_("The comment you reply to does not exist."))
         errors.raise_if_any()

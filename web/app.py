@@ -7,8 +7,9 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.applications import Starlette
+from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -23,6 +24,7 @@ from ideas.errors import N_, Conflict, DomainError, Forbidden, NotFound, Validat
 from ideas.i18n import negotiate, supported, translations
 from ideas.settings import Settings
 from web import api
+from web.forms import MAX_ID
 from web.security import AuthMiddleware, GuardMiddleware, RequestRefused
 from web.templating import Pages
 from web.views import admin, auth, ideas, notifications, staff
@@ -30,29 +32,44 @@ from web.views import admin, auth, ideas, notifications, staff
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
+
+class IdConvertor(IntegerConvertor):
+    """A row id in a path. Starlette's "int" passes any number on, and the database refuses one
+    past an INTEGER column (PostgreSQL) or 64 bits (SQLite), as int() refuses 4300 digits: a 500.
+    Longer numbers match no route (404); one past MAX_ID becomes 0, which names no row (404)."""
+
+    regex = "[0-9]{1,10}"
+
+    def convert(self, value: str) -> int:
+        number = int(value)
+        return number if number <= MAX_ID else 0
+
+
+register_url_convertor("id", IdConvertor())
+
 routes = [
     Route("/", ideas.home, name="home"),
     Route("/b/{slug}", ideas.board_page, name="board"),
     Route("/ideas/new", ideas.new_form, name="new_idea"),
     Route("/ideas", ideas.create, methods=["POST"], name="create_idea"),
-    Route("/ideas/{id:int}", ideas.show, name="idea"),
-    Route("/ideas/{id:int}/edit", ideas.edit_form, name="edit_idea"),
-    Route("/ideas/{id:int}/edit", ideas.update, methods=["POST"], name="update_idea"),
-    Route("/ideas/{id:int}/vote", ideas.vote, methods=["POST"], name="vote"),
-    Route("/ideas/{id:int}/unvote", ideas.unvote, methods=["POST"], name="unvote"),
-    Route("/ideas/{id:int}/follow", ideas.follow, methods=["POST"], name="follow"),
-    Route("/ideas/{id:int}/unfollow", ideas.unfollow, methods=["POST"], name="unfollow"),
-    Route("/ideas/{id:int}/comments", ideas.comment, methods=["POST"], name="comment"),
-    Route("/ideas/{id:int}/status", staff.set_status, methods=["POST"], name="set_status"),
-    Route("/ideas/{id:int}/hide", staff.hide_idea, methods=["POST"], name="hide_idea"),
-    Route("/ideas/{id:int}/restore", staff.restore_idea, methods=["POST"], name="restore_idea"),
-    Route("/ideas/{id:int}/lock", staff.lock_comments, methods=["POST"], name="lock_comments"),
+    Route("/ideas/{id:id}", ideas.show, name="idea"),
+    Route("/ideas/{id:id}/edit", ideas.edit_form, name="edit_idea"),
+    Route("/ideas/{id:id}/edit", ideas.update, methods=["POST"], name="update_idea"),
+    Route("/ideas/{id:id}/vote", ideas.vote, methods=["POST"], name="vote"),
+    Route("/ideas/{id:id}/unvote", ideas.unvote, methods=["POST"], name="unvote"),
+    Route("/ideas/{id:id}/follow", ideas.follow, methods=["POST"], name="follow"),
+    Route("/ideas/{id:id}/unfollow", ideas.unfollow, methods=["POST"], name="unfollow"),
+    Route("/ideas/{id:id}/comments", ideas.comment, methods=["POST"], name="comment"),
+    Route("/ideas/{id:id}/status", staff.set_status, methods=["POST"], name="set_status"),
+    Route("/ideas/{id:id}/hide", staff.hide_idea, methods=["POST"], name="hide_idea"),
+    Route("/ideas/{id:id}/restore", staff.restore_idea, methods=["POST"], name="restore_idea"),
+    Route("/ideas/{id:id}/lock", staff.lock_comments, methods=["POST"], name="lock_comments"),
     Route(
-        "/ideas/{id:int}/unlock", staff.unlock_comments, methods=["POST"], name="unlock_comments"
+        "/ideas/{id:id}/unlock", staff.unlock_comments, methods=["POST"], name="unlock_comments"
     ),
-    Route("/comments/{id:int}/hide", staff.hide_comment, methods=["POST"], name="hide_comment"),
+    Route("/comments/{id:id}/hide", staff.hide_comment, methods=["POST"], name="hide_comment"),
     Route(
-        "/comments/{id:int}/restore",
+        "/comments/{id:id}/restore",
         staff.restore_comment,
         methods=["POST"],
         name="restore_comment",
@@ -71,27 +88,27 @@ routes = [
     Route("/notifications/read", notifications.mark_read, methods=["POST"], name="mark_read"),
     Route("/staff/moderation", staff.moderation, name="moderation"),
     Route("/staff/audit", staff.audit_log, name="audit"),
-    Route("/users/{id:int}/block", staff.block_user, methods=["POST"], name="block_user"),
-    Route("/users/{id:int}/unblock", staff.unblock_user, methods=["POST"], name="unblock_user"),
+    Route("/users/{id:id}/block", staff.block_user, methods=["POST"], name="block_user"),
+    Route("/users/{id:id}/unblock", staff.unblock_user, methods=["POST"], name="unblock_user"),
     Route("/admin/boards", admin.board_list, name="admin_boards"),
     Route("/admin/boards", admin.board_create, methods=["POST"], name="create_board"),
     Route("/admin/boards/{slug}/edit", admin.board_edit_form, name="edit_board"),
     Route("/admin/boards/{slug}/edit", admin.board_update, methods=["POST"], name="update_board"),
     Route("/admin/users", admin.user_list, name="admin_users"),
-    Route("/admin/users/{id:int}/role", admin.user_role, methods=["POST"], name="set_role"),
+    Route("/admin/users/{id:id}/role", admin.user_role, methods=["POST"], name="set_role"),
     # JSON API
     Route("/api/v1/openapi.json", api.openapi, name="api_openapi"),
     Route("/api/v1/boards", api.list_boards, name="api_boards"),
     Route("/api/v1/ideas", api.list_ideas, name="api_ideas"),
     Route("/api/v1/ideas", api.create_idea, methods=["POST"], name="api_create_idea"),
-    Route("/api/v1/ideas/{id:int}", api.get_idea, name="api_idea"),
-    Route("/api/v1/ideas/{id:int}/vote", api.vote, methods=["POST"], name="api_vote"),
-    Route("/api/v1/ideas/{id:int}/vote", api.unvote, methods=["DELETE"], name="api_unvote"),
-    Route("/api/v1/ideas/{id:int}/comments", api.list_comments, name="api_comments"),
+    Route("/api/v1/ideas/{id:id}", api.get_idea, name="api_idea"),
+    Route("/api/v1/ideas/{id:id}/vote", api.vote, methods=["POST"], name="api_vote"),
+    Route("/api/v1/ideas/{id:id}/vote", api.unvote, methods=["DELETE"], name="api_unvote"),
+    Route("/api/v1/ideas/{id:id}/comments", api.list_comments, name="api_comments"),
     Route(
-        "/api/v1/ideas/{id:int}/comments", api.add_comment, methods=["POST"], name="api_add_comment"
+        "/api/v1/ideas/{id:id}/comments", api.add_comment, methods=["POST"], name="api_add_comment"
     ),
-    Route("/api/v1/ideas/{id:int}/status", api.set_status, methods=["POST"], name="api_status"),
+    Route("/api/v1/ideas/{id:id}/status", api.set_status, methods=["POST"], name="api_status"),
     Mount("/static", StaticFiles(directory=STATIC), name="static"),
 ]
 
@@ -107,6 +124,8 @@ def _status_and_message(exc: Exception, signed_in: bool) -> tuple[int, str]:
         return (403 if signed_in else 401), exc.message.text
     if isinstance(exc, Conflict):
         return 409, exc.message.text
+    if isinstance(exc, DataError):  # input the database cannot hold, e.g. NUL in PostgreSQL text
+        return 400, N_("Something is not right with that request")
     if isinstance(exc, HTTPException):
         return exc.status_code, {404: N_("Not found."), 405: N_("Method not allowed.")}.get(
             exc.status_code, exc.detail
@@ -190,6 +209,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             DomainError: error_response,
             HTTPException: error_response,
             OperationalError: database_unavailable,
+            DataError: error_response,
         },
         lifespan=lifespan,
     )

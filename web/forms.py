@@ -22,8 +22,8 @@ JsonView = Callable[[Request, dict[str, Any]], Response]
 def with_form(view: FormView) -> Callable[[Request], Any]:
     @functools.wraps(view)
     async def endpoint(request: Request) -> Response:
-        form = await request.form()
-        data = {key: value for key, value in form.multi_items() if isinstance(value, str)}
+        async with request.form() as form:  # closes uploaded files' temporary files
+            data = {key: value for key, value in form.multi_items() if isinstance(value, str)}
         return await run_in_threadpool(view, request, data)
 
     return endpoint
@@ -35,7 +35,7 @@ def with_json(view: JsonView) -> Callable[[Request], Any]:
         body = await request.body()
         try:
             data = json.loads(body) if body.strip() else {}
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: RecursionError
             raise RequestRefused(400, N_("The body is not valid JSON.")) from None
         if not isinstance(data, dict):
             raise RequestRefused(400, N_("The body must be a JSON object."))
@@ -50,6 +50,17 @@ def text(data: dict[str, Any], name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: PostgreSQL refuses larger numbers for them
+
+
+def whole_number(raw: str | None) -> int | None:
+    """A whole number in ASCII digits, up to MAX_ID, else None. (str.isdigit alone accepts "²",
+    which int() refuses, and int() refuses more than 4300 digits.)"""
+    if raw and len(raw) <= 10 and raw.isascii() and raw.isdigit() and int(raw) <= MAX_ID:
+        return int(raw)
+    return None
+
+
 def page_number(request: Request) -> int:
-    raw = request.query_params.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
+    number = whole_number(request.query_params.get("page", "1"))
+    return number if number is not None and 0 < number < 100_000 else 1

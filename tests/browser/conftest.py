@@ -1,5 +1,6 @@
-"""Browser tests: the real portal served by uvicorn in a subprocess, driven in Debian's Chromium
-through Playwright. Without Chromium they skip, unless REQUIRE_BROWSER=1 (CI) makes that a failure."""
+"""Browser tests: the real portal served by uvicorn in a subprocess, driven in Debian's
+Chromium through Playwright. Without Chromium they skip, unless REQUIRE_BROWSER=1 (CI) makes
+that a failure."""
 
 from __future__ import annotations
 

@@ -272,8 +272,10 @@ def test_vote_budget_refusal_is_shown_in_place(new_page, make_user, make_board, 
         vote_button(rows[second.id]).click()
     assert refused.value.status == 409
     message = "You have used all 1 votes on this board. Take one back to vote here."
-    alert = page.get_by_role("alert").filter(has_text=message)
+    alert = rows[second.id].get_by_role("alert")
+    expect(alert).to_have_text(message)
     expect(alert).to_be_visible()
+    expect(page.get_by_role("alert")).to_have_count(1)
     expect(vote_button(rows[second.id]).locator(".vote-count")).to_have_text("1")
     expect(vote_button(rows[second.id])).to_have_attribute("aria-pressed", "false")
     expect(vote_button(rows[second.id])).to_be_disabled()

@@ -174,6 +174,18 @@ def test_search_terms_are_anded_and_case_insensitive(db, make_user, make_board) 
         assert idea_rules.search_terms("a b c d e f g h i j") == list("abcdefgh")
 
 
+def test_search_is_case_insensitive_beyond_ascii(db, make_user, make_board) -> None:
+    author, board = make_user(), make_board()
+    submit_many(db, author, board, ["Perché l'università chiude", "Ärger mit Öffnungszeiten"])
+    with db.reading() as session:
+
+        def search(q: str) -> list[str]:
+            return titles_of(idea_rules.listing(session, None, q=q))
+
+        assert search("UNIVERSITÀ") == search("perché") == ["Perché l'università chiude"]
+        assert search("ärger ÖFFNUNGSZEITEN") == ["Ärger mit Öffnungszeiten"]
+
+
 def test_search_escapes_like_wildcards(db, make_user, make_board) -> None:
     author, board = make_user(), make_board()
     submit_many(

@@ -8,6 +8,7 @@ import email
 import email.policy
 import re
 import socket
+import time
 from dataclasses import replace
 from datetime import timedelta
 from email.message import EmailMessage
@@ -182,5 +183,22 @@ def test_without_an_smtp_host_mail_is_written_to_the_folder(db, settings, ada) -
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     assert message["To"] == "ada@example.com" and message["Subject"] == SUBJECT
     assert f"{settings.base_url}/reset/" in body_of(message)
+    with db.reading() as session:
+        assert jobs.pending(session) == []
+
+
+def test_the_worker_thread_delivers_queued_mail_and_stops(db, smtp, smtp_settings, ada) -> None:
+    _, collector = smtp
+    request_reset(db, smtp_settings)
+    thread, stop = worker.start_in_thread(db, smtp_settings)
+    try:
+        deadline = time.monotonic() + 60  # a bound for a stuck worker, not a speed check
+        while not collector.envelopes and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not thread.is_alive()
+    assert len(collector.envelopes) == 1
     with db.reading() as session:
         assert jobs.pending(session) == []

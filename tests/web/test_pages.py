@@ -1,6 +1,7 @@
-"""The HTML pages: each renders for the people who may see it, with real data; forms show their
-errors next to the fields and keep what was typed; pages speak English and Italian; the vote
-widget works through htmx; user text is sanitised; no inline script or style (the CSP forbids it)."""
+"""The HTML pages: each renders for the people who may see it, with real data; forms show
+their errors next to the fields and keep what was typed; pages speak English and Italian; the
+vote widget works through htmx; user text is sanitised; no inline script or style (the CSP
+forbids them)."""
 
 from __future__ import annotations
 
@@ -34,32 +35,32 @@ def assert_csp_safe(html: str) -> None:
     assert "hx-on" not in html
 
 
-def post(client: TestClient, path: str, data: dict[str, str] | None = None, **kwargs):  # type: ignore[no-untyped-def]
+def post(client: TestClient, path: str, data: dict[str, str] | None = None, **kwargs):
     """A form POST with the session's CSRF token, as the browser sends it."""
     form = {"csrf_token": csrf_of(client, "/"), **(data or {})}
     return client.post(path, data=form, follow_redirects=False, **kwargs)
 
 
 @pytest.fixture
-def staff_client(client: TestClient, make_user) -> TestClient:  # type: ignore[no-untyped-def]
+def staff_client(client: TestClient, make_user) -> TestClient:
     user = make_user("staff", name="Tess Team")
     sign_in(client, user.email)
-    client.user = user  # type: ignore[attr-defined]
+    client.user = user
     return client
 
 
 @pytest.fixture
-def admin_client(client: TestClient, make_user) -> TestClient:  # type: ignore[no-untyped-def]
+def admin_client(client: TestClient, make_user) -> TestClient:
     user = make_user("admin", name="Ada Admin")
     sign_in(client, user.email)
-    client.user = user  # type: ignore[attr-defined]
+    client.user = user
     return client
 
 
 # The layout ---------------------------------------------------------------------------------
 
 
-def test_layout_has_the_contract_of_every_page(client: TestClient, make_idea) -> None:  # type: ignore[no-untyped-def]
+def test_layout_has_the_contract_of_every_page(client: TestClient, make_idea) -> None:
     make_idea(title="Dark mode for the dashboard")
     html = client.get("/").text
     assert '<html lang="en"' in html
@@ -78,7 +79,7 @@ def test_layout_has_the_contract_of_every_page(client: TestClient, make_idea) ->
         assert client.get(path).status_code == 200
 
 
-def test_header_shows_the_links_each_role_has(client: TestClient, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_header_shows_the_links_each_role_has(client: TestClient, make_user) -> None:
     member, staff, admin = make_user(), make_user("staff"), make_user("admin")
     expected = {
         member.email: ([], ["/staff/moderation", "/admin/boards"]),
@@ -95,7 +96,7 @@ def test_header_shows_the_links_each_role_has(client: TestClient, make_user) -> 
             assert f'href="{link}"' not in html, (email, link)
 
 
-def test_unread_notifications_show_as_a_badge(  # type: ignore[no-untyped-def]
+def test_unread_notifications_show_as_a_badge(
     member_client: TestClient, db: Database, make_user, make_idea
 ) -> None:
     idea = make_idea(author=member_client.user)
@@ -123,7 +124,7 @@ def test_flash_messages_show_once_in_a_status_region(member_client: TestClient, 
 # Lists ----------------------------------------------------------------------------------------
 
 
-def test_home_lists_ideas_with_their_facts(client: TestClient, make_idea, make_board) -> None:  # type: ignore[no-untyped-def]
+def test_home_lists_ideas_with_their_facts(client: TestClient, make_idea, make_board) -> None:
     board = make_board("Mobile apps")
     make_board("Web app")
     idea = make_idea(title="Offline mode for the mobile app", board=board)
@@ -149,7 +150,7 @@ def test_board_page_shows_votes_left(member_client: TestClient, make_board) -> N
     assert 'href="/ideas/new?board=mobile-apps"' in html
 
 
-def test_pagination_keeps_the_sort_and_the_search(  # type: ignore[no-untyped-def]
+def test_pagination_keeps_the_sort_and_the_search(
     client: TestClient, db: Database, make_board, make_user
 ) -> None:
     board = make_board("Widgets")
@@ -169,7 +170,7 @@ def test_pagination_keeps_the_sort_and_the_search(  # type: ignore[no-untyped-de
     assert 'aria-current="page">2<' in second
 
 
-def test_status_filter_and_empty_state(client: TestClient, make_idea) -> None:  # type: ignore[no-untyped-def]
+def test_status_filter_and_empty_state(client: TestClient, make_idea) -> None:
     make_idea(title="Calendar sync with Outlook")
     html = client.get("/?status=shipped").text
     assert 'class="empty-state"' in html
@@ -190,13 +191,15 @@ def test_an_unknown_board_is_a_friendly_404(client: TestClient) -> None:
 # The idea page ----------------------------------------------------------------------------
 
 
-def test_idea_page_for_anonymous_people(client: TestClient, db: Database, make_idea, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_idea_page_for_anonymous_people(
+    client: TestClient, db: Database, make_idea, make_user
+) -> None:
     idea = make_idea(title="Export the roadmap as CSV", description="We share it **every week**.")
-    person1 = make_user(name="Rita Reply")
-    person2 = make_user(name="Bob Builder")
+    rita = make_user(name="Rita Reply")
+    bob = make_user(name="Bob Builder")
     with db.transaction() as session:
-        first = comments.add(session, person1, idea, "Yes please")
-        comments.add(session, person2, idea, "Agreed, weekly.", first.id)
+        first = comments.add(session, rita, idea, "Yes please")
+        comments.add(session, bob, idea, "Agreed, weekly.", first.id)
     response = client.get(f"/ideas/{idea.id}")
     assert response.status_code == 200
     html = response.text
@@ -209,11 +212,13 @@ def test_idea_page_for_anonymous_people(client: TestClient, db: Database, make_i
     assert_csp_safe(html)
 
 
-def test_idea_page_for_a_member(member_client: TestClient, db: Database, make_idea, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_idea_page_for_a_member(
+    member_client: TestClient, db: Database, make_idea, make_user
+) -> None:
     idea = make_idea(title="Export the roadmap as CSV")
-    person3 = make_user()
+    commenter = make_user()
     with db.transaction() as session:
-        comments.add(session, person3, idea, "Yes please")
+        comments.add(session, commenter, idea, "Yes please")
     html = member_client.get(f"/ideas/{idea.id}").text
     assert f'action="/ideas/{idea.id}/vote"' in html
     assert f'hx-post="/ideas/{idea.id}/vote"' in html
@@ -225,7 +230,7 @@ def test_idea_page_for_a_member(member_client: TestClient, db: Database, make_id
     assert f'href="/ideas/{idea.id}/edit"' not in html  # not the author
 
 
-def test_idea_page_for_its_author_has_an_edit_link(member_client: TestClient, make_idea) -> None:  # type: ignore[no-untyped-def]
+def test_idea_page_for_its_author_has_an_edit_link(member_client: TestClient, make_idea) -> None:
     idea = make_idea(author=member_client.user)
     html = member_client.get(f"/ideas/{idea.id}").text
     assert f'href="/ideas/{idea.id}/edit"' in html
@@ -234,15 +239,17 @@ def test_idea_page_for_its_author_has_an_edit_link(member_client: TestClient, ma
     assert f'action="/ideas/{idea.id}/unfollow"' in html
 
 
-def test_idea_page_for_staff_has_the_team_tools(  # type: ignore[no-untyped-def]
+def test_idea_page_for_staff_has_the_team_tools(
     staff_client: TestClient, db: Database, make_idea, make_user
 ) -> None:
     idea = make_idea()
-    person4 = make_user()
+    commenter = make_user()
     with db.transaction() as session:
-        comment = comments.add(session, person4, idea, "A comment to moderate")
+        comment = comments.add(session, commenter, idea, "A comment to moderate")
         staff = session.merge(staff_client.user)
-        idea_rules.set_status(session, staff, session.merge(idea), "planned", "On the roadmap for May.")
+        idea_rules.set_status(
+            session, staff, session.merge(idea), "planned", "On the roadmap for May."
+        )
     html = staff_client.get(f"/ideas/{idea.id}").text
     assert "Team tools" in html
     assert f'action="/ideas/{idea.id}/status"' in html
@@ -257,11 +264,13 @@ def test_idea_page_for_staff_has_the_team_tools(  # type: ignore[no-untyped-def]
     assert "Status updates" in html and "On the roadmap for May." in html
 
 
-def test_hidden_things_are_marked_for_staff(staff_client: TestClient, db: Database, make_idea, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_hidden_things_are_marked_for_staff(
+    staff_client: TestClient, db: Database, make_idea, make_user
+) -> None:
     idea = make_idea(title="Something against the rules")
-    person5 = make_user()
+    commenter = make_user()
     with db.transaction() as session:
-        comment = comments.add(session, person5, idea, "Rude words")
+        comment = comments.add(session, commenter, idea, "Rude words")
         staff = session.merge(staff_client.user)
         comments.set_hidden(session, staff, comment, True)
         idea_rules.set_hidden(session, staff, session.merge(idea), True)
@@ -277,19 +286,21 @@ def test_hidden_things_are_marked_for_staff(staff_client: TestClient, db: Databa
     assert f'action="/ideas/{idea.id}/restore"' in moderation
 
 
-def test_locked_comments_hide_the_forms_from_members(  # type: ignore[no-untyped-def]
+def test_locked_comments_hide_the_forms_from_members(
     member_client: TestClient, db: Database, make_idea, make_user
 ) -> None:
     idea = make_idea()
-    person6 = make_user("staff")
+    team_member = make_user("staff")
     with db.transaction() as session:
-        idea_rules.set_comments_locked(session, person6, session.merge(idea), True)
+        idea_rules.set_comments_locked(session, team_member, session.merge(idea), True)
     html = member_client.get(f"/ideas/{idea.id}").text
     assert "Comments on this idea are locked." in html
     assert f'action="/ideas/{idea.id}/comments' not in html
 
 
-def test_markdown_is_sanitised_on_the_idea_page(member_client: TestClient, db: Database, make_idea) -> None:  # type: ignore[no-untyped-def]
+def test_markdown_is_sanitised_on_the_idea_page(
+    member_client: TestClient, db: Database, make_idea
+) -> None:
     idea = make_idea(
         title="Links in descriptions please",
         description=(
@@ -299,20 +310,26 @@ def test_markdown_is_sanitised_on_the_idea_page(member_client: TestClient, db: D
         ),
     )
     with db.transaction() as session:
-        comments.add(session, member_client.user, idea, "<script>alert(3)</script> [x](javascript:void(0))")
+        comments.add(
+            session, member_client.user, idea, "<script>alert(3)</script> [x](javascript:void(0))"
+        )
     html = member_client.get(f"/ideas/{idea.id}").text
     assert "<script>alert" not in html
     assert not re.search(r"href\s*=\s*[\"']?\s*javascript:", html, re.IGNORECASE)
-    assert "onerror" not in html
-    assert '<a href="https://example.com/docs" rel="nofollow ugc noopener noreferrer">docs</a>' in html
+    assert "<img" not in html
+    assert (
+        '<a href="https://example.com/docs" rel="nofollow ugc noopener noreferrer">docs</a>' in html
+    )
     assert_csp_safe(html)
 
 
-def test_a_hidden_idea_is_not_found_for_members(member_client: TestClient, db: Database, make_idea, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_hidden_idea_is_not_found_for_members(
+    member_client: TestClient, db: Database, make_idea, make_user
+) -> None:
     idea = make_idea()
-    person7 = make_user("staff")
+    team_member = make_user("staff")
     with db.transaction() as session:
-        idea_rules.set_hidden(session, person7, session.merge(idea), True)
+        idea_rules.set_hidden(session, team_member, session.merge(idea), True)
     response = member_client.get(f"/ideas/{idea.id}")
     assert response.status_code == 404
     assert "This idea does not exist or was removed." in response.text
@@ -337,7 +354,9 @@ def test_new_idea_form_sends_anonymous_people_to_sign_in(client: TestClient) -> 
     assert response.headers["location"].startswith("/signin?next=/ideas/new")
 
 
-def test_new_idea_errors_are_shown_next_to_the_fields(member_client: TestClient, make_board) -> None:
+def test_new_idea_errors_are_shown_next_to_the_fields(
+    member_client: TestClient, make_board
+) -> None:
     make_board("Web app")
     board = make_board("Mobile apps")
     response = post(
@@ -356,30 +375,34 @@ def test_new_idea_errors_are_shown_next_to_the_fields(member_client: TestClient,
     assert 'id="description-error"' not in html
 
 
-def test_edit_form_for_the_author_and_its_errors(member_client: TestClient, make_idea) -> None:  # type: ignore[no-untyped-def]
+def test_edit_form_for_the_author_and_its_errors(member_client: TestClient, make_idea) -> None:
     idea = make_idea(title="Export the roadmap as CSV", author=member_client.user)
     html = member_client.get(f"/ideas/{idea.id}/edit").text
     assert f'action="/ideas/{idea.id}/edit"' in html
     assert 'value="Export the roadmap as CSV"' in html
     assert 'name="board"' not in html
-    response = post(member_client, f"/ideas/{idea.id}/edit", {"title": "x" * 151, "description": "d"})
+    response = post(
+        member_client, f"/ideas/{idea.id}/edit", {"title": "x" * 151, "description": "d"}
+    )
     assert response.status_code == 400
     assert "At most 150 characters." in response.text
     assert 'value="' + "x" * 151 + '"' in response.text
 
 
-def test_edit_form_is_refused_to_other_members(member_client: TestClient, make_idea) -> None:  # type: ignore[no-untyped-def]
+def test_edit_form_is_refused_to_other_members(member_client: TestClient, make_idea) -> None:
     idea = make_idea()
     response = member_client.get(f"/ideas/{idea.id}/edit")
     assert response.status_code == 403
     assert "Only the author or the team can edit this idea." in response.text
 
 
-def test_comment_errors_are_shown_and_the_reply_kept(member_client: TestClient, db: Database, make_idea, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_comment_errors_are_shown_and_the_reply_kept(
+    member_client: TestClient, db: Database, make_idea, make_user
+) -> None:
     idea = make_idea()
-    person8 = make_user()
+    commenter = make_user()
     with db.transaction() as session:
-        first = comments.add(session, person8, idea, "First!")
+        first = comments.add(session, commenter, idea, "First!")
     response = post(member_client, f"/ideas/{idea.id}/comments", {"body": "   "})
     assert response.status_code == 400
     assert re.search(r'id="comment-body"[^>]*aria-invalid="true"', response.text, re.S)
@@ -396,7 +419,19 @@ def test_comment_errors_are_shown_and_the_reply_kept(member_client: TestClient, 
     assert re.search(r'<details class="reply-box" open>', response.text)
 
 
-def test_posting_a_comment_lands_on_its_anchor(member_client: TestClient, make_idea) -> None:  # type: ignore[no-untyped-def]
+def test_a_reply_to_a_missing_comment_is_explained_in_the_main_form(
+    member_client: TestClient, make_idea
+) -> None:
+    idea = make_idea()
+    response = post(
+        member_client, f"/ideas/{idea.id}/comments", {"body": "Kept text", "parent_id": "999"}
+    )
+    assert response.status_code == 400
+    assert "The comment you reply to does not exist." in response.text
+    assert "Kept text</textarea>" in response.text
+
+
+def test_posting_a_comment_lands_on_its_anchor(member_client: TestClient, make_idea) -> None:
     idea = make_idea()
     response = post(member_client, f"/ideas/{idea.id}/comments", {"body": "We need this *too*"})
     assert response.status_code == 303
@@ -409,7 +444,9 @@ def test_posting_a_comment_lands_on_its_anchor(member_client: TestClient, make_i
 # htmx voting ---------------------------------------------------------------------------------
 
 
-def test_htmx_vote_returns_the_widget_with_the_new_count(member_client: TestClient, make_idea) -> None:  # type: ignore[no-untyped-def]
+def test_htmx_vote_returns_the_widget_with_the_new_count(
+    member_client: TestClient, make_idea
+) -> None:
     idea = make_idea()  # the author's vote makes 1
     token = csrf_of(member_client, "/")
     headers = {"HX-Request": "true", "X-CSRF-Token": token}
@@ -428,7 +465,9 @@ def test_htmx_vote_returns_the_widget_with_the_new_count(member_client: TestClie
     assert f'hx-post="/ideas/{idea.id}/vote"' in response.text
 
 
-def test_htmx_vote_updates_the_votes_left_out_of_band(member_client: TestClient, make_board, make_idea) -> None:  # type: ignore[no-untyped-def]
+def test_htmx_vote_updates_the_votes_left_out_of_band(
+    member_client: TestClient, make_board, make_idea
+) -> None:
     board = make_board("Mobile apps", vote_budget=3)
     idea = make_idea(board=board)
     page = member_client.get("/b/mobile-apps").text
@@ -438,7 +477,9 @@ def test_htmx_vote_updates_the_votes_left_out_of_band(member_client: TestClient,
     assert '<strong id="votes-left-count" hx-swap-oob="true">2</strong>' in html
 
 
-def test_voting_without_javascript_redirects_to_the_idea(member_client: TestClient, make_idea) -> None:  # type: ignore[no-untyped-def]
+def test_voting_without_javascript_redirects_to_the_idea(
+    member_client: TestClient, make_idea
+) -> None:
     idea = make_idea()
     response = post(member_client, f"/ideas/{idea.id}/vote")
     assert response.status_code == 303
@@ -447,9 +488,29 @@ def test_voting_without_javascript_redirects_to_the_idea(member_client: TestClie
     assert re.search(r'class="vote-count">2<', html)
 
 
-def test_a_spent_budget_disables_the_vote_button(member_client: TestClient, make_board, make_idea) -> None:  # type: ignore[no-untyped-def]
+def test_htmx_vote_without_votes_left_says_why(
+    member_client: TestClient, make_board, make_idea
+) -> None:
     board = make_board("Mobile apps", vote_budget=1)
-    first, second = make_idea(board=board), make_idea(title="Another idea for the board", board=board)
+    first = make_idea(board=board)
+    second = make_idea(title="Another idea for the board", board=board)
+    headers = {"HX-Request": "true", "X-CSRF-Token": csrf_of(member_client, "/")}
+    assert member_client.post(f"/ideas/{first.id}/vote", headers=headers).status_code == 200
+    response = member_client.post(f"/ideas/{second.id}/vote", headers=headers)
+    assert response.status_code == 409
+    assert response.text.lstrip().startswith("<form")
+    assert 'role="alert"' in response.text
+    assert "You have used all 1 votes on this board." in response.text
+
+
+def test_a_spent_budget_disables_the_vote_button(
+    member_client: TestClient, make_board, make_idea
+) -> None:
+    board = make_board("Mobile apps", vote_budget=1)
+    first, second = (
+        make_idea(board=board),
+        make_idea(title="Another idea for the board", board=board),
+    )
     assert post(member_client, f"/ideas/{first.id}/vote").status_code == 303
     html = member_client.get(f"/ideas/{second.id}").text
     assert "You have no votes left on this board." in html
@@ -459,7 +520,7 @@ def test_a_spent_budget_disables_the_vote_button(member_client: TestClient, make
 # Notifications -----------------------------------------------------------------------------
 
 
-def test_notifications_page_says_what_happened(  # type: ignore[no-untyped-def]
+def test_notifications_page_says_what_happened(
     member_client: TestClient, db: Database, make_idea, make_user
 ) -> None:
     idea = make_idea(title="Calendar sync with Outlook", author=member_client.user)
@@ -482,14 +543,20 @@ def test_notifications_page_says_what_happened(  # type: ignore[no-untyped-def]
     assert 'action="/notifications/read"' not in html
 
 
-def test_notifications_in_italian(member_client: TestClient, db: Database, make_idea, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_notifications_in_italian(
+    member_client: TestClient, db: Database, make_idea, make_user
+) -> None:
     idea = make_idea(title="Sincronizzazione calendario", author=member_client.user)
-    person9 = make_user("staff", name="Tess Team")
+    team_member = make_user("staff", name="Tess Team")
     with db.transaction() as session:
-        idea_rules.set_status(session, person9, session.merge(idea), "shipped")
-        notifications.notify(session, [member_client.user.id], "comment", idea.id, None, comment_id=1)
+        idea_rules.set_status(session, team_member, session.merge(idea), "shipped")
+        notifications.notify(
+            session, [member_client.user.id], "comment", idea.id, None, comment_id=1
+        )
     sentences = text_of(member_client.get("/notifications?lang=it").text)
-    assert "Tess Team ha spostato “Sincronizzazione calendario” da Aperta a Rilasciata." in sentences
+    assert (
+        "Tess Team ha spostato “Sincronizzazione calendario” da Aperta a Rilasciata." in sentences
+    )
     assert "Qualcuno ha commentato “Sincronizzazione calendario”." in sentences
 
 
@@ -515,7 +582,7 @@ def test_moderation_page_lists_people_and_blocks(staff_client: TestClient, make_
     assert "Blocked" in html
 
 
-def test_audit_log_lists_the_team_actions(staff_client: TestClient, make_idea) -> None:  # type: ignore[no-untyped-def]
+def test_audit_log_lists_the_team_actions(staff_client: TestClient, make_idea) -> None:
     idea = make_idea()
     post(staff_client, f"/ideas/{idea.id}/status", {"status": "under_review", "note": ""})
     html = staff_client.get("/staff/audit").text
@@ -538,13 +605,17 @@ def test_admin_boards_page_and_its_errors(admin_client: TestClient, make_board) 
     assert "Web app" in html and 'href="/admin/boards/web-app/edit"' in html
     assert 'action="/admin/boards"' in html
     response = post(
-        admin_client, "/admin/boards", {"name": "Mobile", "description": "Phones", "vote_budget": "0"}
+        admin_client,
+        "/admin/boards",
+        {"name": "Mobile", "description": "Phones", "vote_budget": "0"},
     )
     assert response.status_code == 400
     assert "A whole number from 1 to 1000, or empty for no limit." in response.text
     assert re.search(r'id="vote_budget"[^>]*aria-invalid="true"', response.text, re.S)
     assert 'value="Mobile"' in response.text and "Phones</textarea>" in response.text
-    response = post(admin_client, "/admin/boards", {"name": "Mobile", "description": "", "vote_budget": "5"})
+    response = post(
+        admin_client, "/admin/boards", {"name": "Mobile", "description": "", "vote_budget": "5"}
+    )
     assert response.status_code == 303
     assert "The board is created." in admin_client.get("/admin/boards").text
 
@@ -580,17 +651,21 @@ def test_sign_in_page_links_and_keeps_next(client: TestClient) -> None:
     assert 'name="next" value="/ideas/new"' in html
 
 
-def test_sign_in_error_keeps_the_email(client: TestClient, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_sign_in_error_keeps_the_email(client: TestClient, make_user) -> None:
     user = make_user()
     response = post(client, "/signin", {"email": user.email, "password": "nope nope nope"})
     assert response.status_code == 400
     assert "Wrong email or password." in response.text
     assert f'value="{user.email}"' in response.text
-    assert 'id="password"' in response.text and re.search(r'id="password"[^>]*aria-invalid="true"', response.text, re.S)
+    assert 'id="password"' in response.text and re.search(
+        r'id="password"[^>]*aria-invalid="true"', response.text, re.S
+    )
 
 
 def test_sign_up_errors_keep_input(client: TestClient) -> None:
-    response = post(client, "/signup", {"name": "Nina", "email": "not-an-email", "password": "short"})
+    response = post(
+        client, "/signup", {"name": "Nina", "email": "not-an-email", "password": "short"}
+    )
     assert response.status_code == 400
     html = response.text
     assert "Enter a valid email address." in html
@@ -601,7 +676,9 @@ def test_sign_up_errors_keep_input(client: TestClient) -> None:
 
 def test_sign_up_signs_in_and_greets(client: TestClient) -> None:
     response = post(
-        client, "/signup", {"name": "Nina New", "email": "nina@example.com", "password": "long enough pw"}
+        client,
+        "/signup",
+        {"name": "Nina New", "email": "nina@example.com", "password": "long enough pw"},
     )
     assert response.status_code == 303
     html = client.get("/").text
@@ -609,7 +686,7 @@ def test_sign_up_signs_in_and_greets(client: TestClient) -> None:
     assert "Nina New" in html
 
 
-def test_forgot_password_says_the_same_either_way(client: TestClient, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_forgot_password_says_the_same_either_way(client: TestClient, make_user) -> None:
     user = make_user()
     sentence = "If an account exists for that address, we have sent a link"
     assert sentence not in client.get("/forgot").text
@@ -619,7 +696,7 @@ def test_forgot_password_says_the_same_either_way(client: TestClient, make_user)
     assert sentence in known.text and sentence in unknown.text
 
 
-def test_reset_page_with_a_good_and_a_bad_link(client: TestClient, db: Database, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_reset_page_with_a_good_and_a_bad_link(client: TestClient, db: Database, make_user) -> None:
     bad = client.get("/reset/not-a-token")
     assert bad.status_code == 400
     assert "This link has expired or was already used." in bad.text
@@ -639,7 +716,7 @@ def test_reset_page_with_a_good_and_a_bad_link(client: TestClient, db: Database,
 # Languages --------------------------------------------------------------------------------------
 
 
-def test_pages_in_italian_with_lang_or_accept_language(client: TestClient, make_idea) -> None:  # type: ignore[no-untyped-def]
+def test_pages_in_italian_with_lang_or_accept_language(client: TestClient, make_idea) -> None:
     make_idea()
     by_query = client.get("/?lang=it").text
     assert '<html lang="it"' in by_query
@@ -664,13 +741,18 @@ def test_language_switch_is_remembered(client: TestClient) -> None:
 
 def test_language_switch_drops_lang_from_next(client: TestClient) -> None:
     html = client.get("/signin?lang=it&next=/x").text
-    assert 'name="next" value="/signin?next=%2Fx"' in html or 'name="next" value="/signin?next=/x"' in html
+    assert (
+        'name="next" value="/signin?next=%2Fx"' in html
+        or 'name="next" value="/signin?next=/x"' in html
+    )
 
 
 def test_field_errors_in_italian(member_client: TestClient, make_board) -> None:
     board = make_board()
     post(member_client, "/language", {"locale": "it", "next": "/"})
-    response = post(member_client, "/ideas", {"board": board.slug, "title": "Corto", "description": ""})
+    response = post(
+        member_client, "/ideas", {"board": board.slug, "title": "Corto", "description": ""}
+    )
     assert response.status_code == 400
     assert "Almeno 8 caratteri." in response.text
     assert "Da 8 a 150 caratteri." in response.text
@@ -686,18 +768,23 @@ def test_error_pages_in_italian(client: TestClient) -> None:
 # Every page, every role: renders and keeps to the CSP ------------------------------------------
 
 
-def test_every_page_renders_for_its_roles_without_inline_code(  # type: ignore[no-untyped-def]
+def test_every_page_renders_for_its_roles_without_inline_code(
     client: TestClient, db: Database, make_user, make_idea, make_board
 ) -> None:
     board = make_board("Web app", vote_budget=5)
     idea = make_idea(board=board)
-    person10 = make_user()
+    commenter = make_user()
     with db.transaction() as session:
-        comments.add(session, person10, idea, "A comment")
+        comments.add(session, commenter, idea, "A comment")
     pages = {
         "anonymous": ["/", "/b/web-app", f"/ideas/{idea.id}", "/signin", "/signup", "/forgot"],
         "member": ["/", "/b/web-app", f"/ideas/{idea.id}", "/ideas/new", "/notifications"],
-        "staff": [f"/ideas/{idea.id}", f"/ideas/{idea.id}/edit", "/staff/moderation", "/staff/audit"],
+        "staff": [
+            f"/ideas/{idea.id}",
+            f"/ideas/{idea.id}/edit",
+            "/staff/moderation",
+            "/staff/audit",
+        ],
         "admin": ["/admin/boards", "/admin/boards/web-app/edit", "/admin/users"],
     }
     for role, paths in pages.items():

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
@@ -100,8 +101,14 @@ LOWER_ROLE = {"staff": "member", "admin": "staff"}
 # has voted for and follows their idea already, the language of an anonymous visitor lives in
 # the session cookie.
 CHANGES_NOTHING_HERE = {
-    "restore_idea", "unlock_comments", "restore_comment", "unblock_user",
-    "vote", "api_vote", "follow", "language",
+    "restore_idea",
+    "unlock_comments",
+    "restore_comment",
+    "unblock_user",
+    "vote",
+    "api_vote",
+    "follow",
+    "language",
 }
 
 
@@ -134,7 +141,9 @@ def test_every_route_is_classified() -> None:
     names = [route.name for route in app_routes()]
     assert len(names) == len(set(names)), "route names must be unique"
     unclassified = set(names) - set(ACTIONS) - set(PAGES)
-    assert not unclassified, f"say who may use these new routes (in ACTIONS or PAGES): {unclassified}"
+    assert not unclassified, (
+        f"say who may use these new routes (in ACTIONS or PAGES): {unclassified}"
+    )
     stale = (set(ACTIONS) | set(PAGES)) - set(names)
     assert not stale, f"these routes are gone; remove them here: {stale}"
     assert set(ACTION_NAMES) == set(ACTIONS), "ACTIONS must hold exactly the state-changing routes"
@@ -188,7 +197,7 @@ def with_password(user: User) -> User:
 
 
 @pytest.fixture
-def world(app, db: Database) -> Iterator[World]:  # type: ignore[no-untyped-def]
+def world(app: Starlette, db: Database) -> Iterator[World]:
     with db.transaction() as session:
         author = with_password(accounts.create_user(session, "author@example.com", "Author", None))
         other = accounts.create_user(session, "other@example.com", "Other", None)
@@ -267,7 +276,9 @@ def send(client: TestClient, route: Route, world: World, csrf: str | None) -> An
     body = BODIES.get(route.name, lambda w: {})(world)
     if route.path.startswith("/api/"):
         headers = {"X-CSRF-Token": csrf} if csrf else {}
-        return client.request(method_of(route), path, json=body, headers=headers, follow_redirects=False)
+        return client.request(
+            method_of(route), path, json=body, headers=headers, follow_redirects=False
+        )
     data = {**body, **({"csrf_token": csrf} if csrf else {})}
     return client.request(method_of(route), path, data=data, follow_redirects=False)
 

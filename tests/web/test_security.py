@@ -4,6 +4,7 @@ enumeration, password reset links, open redirects, rate limits, and no script fr
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
@@ -13,14 +14,19 @@ from urllib.parse import urljoin, urlsplit
 import anyio
 import pytest
 from sqlalchemy import func, select
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from ideas import accounts
 from ideas.db import Database
-from ideas.models import Job, User, UserSession
+from ideas.models import Board, Idea, Job, User, UserSession
 from ideas.settings import Settings
 from tests.conftest import PASSWORD, csrf_of, sign_in
 from web.app import STATIC, create_app
+
+MakeUser = Callable[..., User]
+MakeBoard = Callable[..., Board]
+MakeIdea = Callable[..., Idea]
 
 SESSION_COOKIE = "ideas_session"
 XSS = "<img src=x onerror=alert(1)>"
@@ -67,7 +73,10 @@ def assert_no_active_content(html: str) -> None:
             if name in ("href", "src", "action", "formaction", "xlink:href", "srcdoc"):
                 # Browsers ignore control characters and spaces in a URL's scheme.
                 scheme = re.sub(r"[\x00-\x20]", "", value).lower()
-                assert not scheme.startswith(("javascript:", "vbscript:", "data:text")), (tag, value)
+                assert not scheme.startswith(("javascript:", "vbscript:", "data:text")), (
+                    tag,
+                    value,
+                )
 
 
 def session_cookie(response: Any) -> str:
@@ -131,12 +140,17 @@ def assert_security_headers(response: Any) -> None:
     assert policy["frame-ancestors"] == ["'none'"]
     assert policy["object-src"] == ["'none'"]
     assert response.headers["referrer-policy"] in (
-        "no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"
+        "no-referrer",
+        "same-origin",
+        "strict-origin",
+        "strict-origin-when-cross-origin",
     )
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
-def test_security_headers_on_pages_api_errors_and_static_files(client: TestClient, make_idea) -> None:  # type: ignore[no-untyped-def]
+def test_security_headers_on_pages_api_errors_and_static_files(
+    client: TestClient, make_idea: MakeIdea
+) -> None:
     idea = make_idea()
     static_file = next(path for path in sorted(STATIC.rglob("*")) if path.is_file())
     responses = [
@@ -153,14 +167,24 @@ def test_security_headers_on_pages_api_errors_and_static_files(client: TestClien
         client.get("/static/" + static_file.relative_to(STATIC).as_posix()),
     ]
     assert [response.status_code for response in responses] == [
-        200, 200, 200, 404, 303, 403, 200, 200, 404, 401, 200
+        200,
+        200,
+        200,
+        404,
+        303,
+        403,
+        200,
+        200,
+        404,
+        401,
+        200,
     ]
     for response in responses:
         assert_security_headers(response)
 
 
 def test_pages_hold_no_inline_script_or_handlers_the_policy_would_block(
-    client: TestClient, make_idea, make_user  # type: ignore[no-untyped-def]
+    client: TestClient, make_idea: MakeIdea, make_user: MakeUser
 ) -> None:
     idea = make_idea()
     staff = make_user(role="admin")
@@ -179,7 +203,7 @@ MAX_BODY = 2000
 
 
 @pytest.fixture
-def small_app(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
+def small_app(settings: Settings, db: Database) -> Starlette:
     return create_app(replace(settings, max_body_bytes=MAX_BODY), db)
 
 
@@ -187,7 +211,9 @@ def signup_form(token: str, name: str) -> dict[str, str]:
     return {"email": "big@example.com", "name": name, "password": PASSWORD, "csrf_token": token}
 
 
-def test_body_over_the_limit_with_content_length_is_refused(small_app, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_body_over_the_limit_with_content_length_is_refused(
+    small_app: Starlette, db: Database
+) -> None:
     with TestClient(small_app) as client:
         token = csrf_of(client)
         response = client.post("/signup", data=signup_form(token, "x" * MAX_BODY))
@@ -199,7 +225,8 @@ def test_body_over_the_limit_with_content_length_is_refused(small_app, db: Datab
             assert accounts.find_by_email(session, "big@example.com") is None
 
         api = client.post(
-            "/api/v1/ideas", content=b'{"title": "' + b"x" * MAX_BODY + b'"}',
+            "/api/v1/ideas",
+            content=b'{"title": "' + b"x" * MAX_BODY + b'"}',
             headers={"content-type": "application/json"},
         )
         assert api.status_code == 413
@@ -210,17 +237,21 @@ def test_body_over_the_limit_with_content_length_is_refused(small_app, db: Datab
         assert accepted.status_code == 303
 
 
-def test_chunked_body_over_the_limit_without_content_length_is_refused(small_app, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_chunked_body_over_the_limit_without_content_length_is_refused(
+    small_app: Starlette, db: Database
+) -> None:
     with TestClient(small_app) as client:
         token = csrf_of(client)
 
         def chunks() -> Any:
-            yield f"csrf_token={token}&email=big%40example.com&password=long+enough+pw&name=".encode()
+            start = f"csrf_token={token}&email=big%40example.com&password=long+enough+pw&name="
+            yield start.encode()
             for _ in range(10):
                 yield b"x" * 500
 
         response = client.post(
-            "/signup", content=chunks(),
+            "/signup",
+            content=chunks(),
             headers={"content-type": "application/x-www-form-urlencoded"},
         )
         assert "content-length" not in response.request.headers
@@ -230,7 +261,7 @@ def test_chunked_body_over_the_limit_without_content_length_is_refused(small_app
             assert accounts.find_by_email(session, "big@example.com") is None
 
 
-def test_guard_stops_reading_a_long_stream_early(small_app) -> None:  # type: ignore[no-untyped-def]
+def test_guard_stops_reading_a_long_stream_early(small_app: Starlette) -> None:
     """Driven as a server would: many body messages; the guard stops after the limit."""
     chunk, total = 1000, 1000
     read = 0
@@ -245,9 +276,17 @@ def test_guard_stops_reading_a_long_stream_early(small_app) -> None:  # type: ig
         sent.append(message)
 
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-        "scheme": "http", "path": "/signup", "raw_path": b"/signup", "query_string": b"",
-        "root_path": "", "client": ("127.0.0.1", 5000), "server": ("testserver", 80),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/signup",
+        "raw_path": b"/signup",
+        "query_string": b"",
+        "root_path": "",
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
         "headers": [
             (b"host", b"testserver"),
             (b"content-type", b"application/x-www-form-urlencoded"),
@@ -263,7 +302,9 @@ def test_guard_stops_reading_a_long_stream_early(small_app) -> None:  # type: ig
 # The session cookie ------------------------------------------------------------------------------
 
 
-def test_session_cookie_is_httponly_and_samesite_lax(client: TestClient, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_session_cookie_is_httponly_and_samesite_lax(
+    client: TestClient, make_user: MakeUser
+) -> None:
     user = make_user()
     first = session_cookie(client.get("/signin")).lower()
     signed_in = session_cookie(signin_post(client, user.email, PASSWORD)).lower()
@@ -276,17 +317,22 @@ def test_session_cookie_is_httponly_and_samesite_lax(client: TestClient, make_us
 def test_session_cookie_is_secure_behind_https(settings: Settings, db: Database) -> None:
     app = create_app(replace(settings, base_url="https://ideas.example"), db)
     with TestClient(app, base_url="https://testserver") as client:
-        attributes = [part.strip() for part in session_cookie(client.get("/signin")).lower().split(";")]
+        attributes = [
+            part.strip() for part in session_cookie(client.get("/signin")).lower().split(";")
+        ]
         assert "secure" in attributes
 
 
-def test_signing_in_rotates_the_session_and_csrf_token(app, client: TestClient, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_signing_in_rotates_the_session_and_csrf_token(
+    app: Starlette, client: TestClient, make_user: MakeUser
+) -> None:
     user = make_user()
     csrf_before = csrf_of(client)
     cookie_before = client.cookies[SESSION_COOKIE]
 
     response = client.post(
-        "/signin", data={"email": user.email, "password": PASSWORD, "csrf_token": csrf_before},
+        "/signin",
+        data={"email": user.email, "password": PASSWORD, "csrf_token": csrf_before},
         follow_redirects=False,
     )
     assert response.status_code == 303
@@ -301,7 +347,9 @@ def test_signing_in_rotates_the_session_and_csrf_token(app, client: TestClient, 
     assert stale.status_code == 403
 
 
-def test_signing_in_as_someone_else_ends_the_previous_session(app, client: TestClient, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_signing_in_as_someone_else_ends_the_previous_session(
+    app: Starlette, client: TestClient, make_user: MakeUser
+) -> None:
     first, second = make_user(), make_user()
     sign_in(client, first.email)
     first_cookie = client.cookies[SESSION_COOKIE]
@@ -311,7 +359,9 @@ def test_signing_in_as_someone_else_ends_the_previous_session(app, client: TestC
     assert is_signed_in(app, client.cookies[SESSION_COOKIE])
 
 
-def test_after_sign_out_the_old_cookie_no_longer_authenticates(app, client: TestClient, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_after_sign_out_the_old_cookie_no_longer_authenticates(
+    app: Starlette, client: TestClient, make_user: MakeUser
+) -> None:
     user = make_user()
     sign_in(client, user.email)
     cookie = client.cookies[SESSION_COOKIE]
@@ -324,14 +374,18 @@ def test_after_sign_out_the_old_cookie_no_longer_authenticates(app, client: Test
     assert count_sessions(app.state.db, user) == 0
     assert not is_signed_in(app, cookie)  # the cookie still carries the sid, but its row is gone
     replayed = as_cookie(
-        app, cookie, "/api/v1/ideas", "POST", json={"title": "Replayed"},
+        app,
+        cookie,
+        "/api/v1/ideas",
+        "POST",
+        json={"title": "Replayed"},
         headers={"X-CSRF-Token": token},
     )
     assert replayed.status_code == 401
 
 
 def test_blocking_ends_the_blocked_persons_sessions_and_tokens_at_once(
-    app, client: TestClient, make_user, make_idea  # type: ignore[no-untyped-def]
+    app: Starlette, client: TestClient, make_user: MakeUser, make_idea: MakeIdea
 ) -> None:
     member, staff = make_user(), make_user(role="staff")
     idea = make_idea()
@@ -345,7 +399,8 @@ def test_blocking_ends_the_blocked_persons_sessions_and_tokens_at_once(
     with TestClient(app) as staff_client:
         sign_in(staff_client, staff.email)
         blocked = staff_client.post(
-            f"/users/{member.id}/block", data={"csrf_token": csrf_of(staff_client, "/")},
+            f"/users/{member.id}/block",
+            data={"csrf_token": csrf_of(staff_client, "/")},
             follow_redirects=False,
         )
         assert blocked.status_code == 303
@@ -353,7 +408,9 @@ def test_blocking_ends_the_blocked_persons_sessions_and_tokens_at_once(
     assert count_sessions(app.state.db, member) == 0
     page = client.get("/notifications", follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"].startswith("/signin")
-    vote = client.post(f"/ideas/{idea.id}/vote", data={"csrf_token": member_csrf}, follow_redirects=False)
+    vote = client.post(
+        f"/ideas/{idea.id}/vote", data={"csrf_token": member_csrf}, follow_redirects=False
+    )
     assert vote.status_code in (401, 403)
     assert client.post(f"/api/v1/ideas/{idea.id}/vote", headers=bearer).status_code == 401
     # and signing in again is refused with the same words as a wrong password
@@ -365,7 +422,9 @@ def test_blocking_ends_the_blocked_persons_sessions_and_tokens_at_once(
 # No user enumeration -----------------------------------------------------------------------------
 
 
-def test_sign_in_does_not_tell_which_emails_exist(client: TestClient, make_user, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_sign_in_does_not_tell_which_emails_exist(
+    client: TestClient, make_user: MakeUser, db: Database
+) -> None:
     make_user(email="someone@example.com")
     blocked, admin = make_user(email="blocked@example.com"), make_user(role="admin")
     with db.transaction() as session:
@@ -378,14 +437,14 @@ def test_sign_in_does_not_tell_which_emails_exist(client: TestClient, make_user,
     }
     statuses = {response.status_code for response in attempts.values()}
     assert statuses == {400}
-    pages = {
-        response.text.replace(email, "EMAIL") for email, response in attempts.items()
-    }
+    pages = {response.text.replace(email, "EMAIL") for email, response in attempts.items()}
     assert len(pages) == 1, "the pages differ beyond the email typed in"
     assert "Wrong email or password." in pages.pop()
 
 
-def test_forgot_answers_the_same_for_known_and_unknown_emails(client: TestClient, make_user, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_forgot_answers_the_same_for_known_and_unknown_emails(
+    client: TestClient, make_user: MakeUser, db: Database
+) -> None:
     make_user(email="someone@example.com")
     token = csrf_of(client, "/forgot")
     answers = {
@@ -400,7 +459,9 @@ def test_forgot_answers_the_same_for_known_and_unknown_emails(client: TestClient
     assert "/reset/" in jobs[0].payload["body"]
 
 
-def test_password_reset_link_works_once(app, client: TestClient, make_user, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_password_reset_link_works_once(
+    app: Starlette, client: TestClient, make_user: MakeUser, db: Database
+) -> None:
     user = make_user(email="someone@example.com")
     with TestClient(app) as other_browser:
         sign_in(other_browser, user.email)
@@ -414,7 +475,8 @@ def test_password_reset_link_works_once(app, client: TestClient, make_user, db: 
 
     assert client.get(path).status_code == 200
     changed = client.post(
-        path, data={"password": "a brand new password", "csrf_token": csrf_of(client)},
+        path,
+        data={"password": "a brand new password", "csrf_token": csrf_of(client)},
         follow_redirects=False,
     )
     assert changed.status_code == 303
@@ -423,7 +485,8 @@ def test_password_reset_link_works_once(app, client: TestClient, make_user, db: 
 
     assert client.get(path).status_code == 400
     again = client.post(
-        path, data={"password": "an attacker's password", "csrf_token": csrf_of(client, "/")},
+        path,
+        data={"password": "an attacker's password", "csrf_token": csrf_of(client, "/")},
         follow_redirects=False,
     )
     assert again.status_code == 400
@@ -462,7 +525,9 @@ EVIL_TARGETS = [
 
 
 @pytest.mark.parametrize("target", EVIL_TARGETS)
-def test_sign_in_never_redirects_to_another_site(client: TestClient, make_user, target: str) -> None:  # type: ignore[no-untyped-def]
+def test_sign_in_never_redirects_to_another_site(
+    client: TestClient, make_user: MakeUser, target: str
+) -> None:
     user = make_user()
     response = signin_post(client, user.email, PASSWORD, next=target)
     assert response.status_code == 303
@@ -472,23 +537,32 @@ def test_sign_in_never_redirects_to_another_site(client: TestClient, make_user, 
         assert location == "/"
 
 
-def test_sign_in_goes_back_to_a_local_page(client: TestClient, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_sign_in_goes_back_to_a_local_page(client: TestClient, make_user: MakeUser) -> None:
     user = make_user()
     response = signin_post(client, user.email, PASSWORD, next="/ideas/new?board=main")
     assert response.headers["location"] == "/ideas/new?board=main"
 
 
 @pytest.mark.parametrize("target", ["https://evil.example", "//evil.example", "/\\evil.example"])
-def test_language_and_sign_up_never_redirect_to_another_site(client: TestClient, target: str) -> None:
+def test_language_and_sign_up_never_redirect_to_another_site(
+    client: TestClient, target: str
+) -> None:
     token = csrf_of(client)
     language = client.post(
-        "/language", data={"locale": "it", "next": target, "csrf_token": token}, follow_redirects=False
+        "/language",
+        data={"locale": "it", "next": target, "csrf_token": token},
+        follow_redirects=False,
     )
     assert host_a_browser_goes_to(language.headers["location"]) == "testserver"
     signup = client.post(
         "/signup",
-        data={"email": "new@example.com", "name": "New", "password": PASSWORD, "next": target,
-              "csrf_token": token},
+        data={
+            "email": "new@example.com",
+            "name": "New",
+            "password": PASSWORD,
+            "next": target,
+            "csrf_token": token,
+        },
         follow_redirects=False,
     )
     assert signup.status_code == 303
@@ -502,7 +576,7 @@ FOREVER = 10**9  # one window for the whole test: no window boundary to straddle
 
 
 def test_sign_in_limit_is_per_client_and_shared_by_web_processes(
-    settings: Settings, db: Database, make_user  # type: ignore[no-untyped-def]
+    settings: Settings, db: Database, make_user
 ) -> None:
     limited = replace(settings, rate_limits={"signin": (3, FOREVER)})
     user = make_user()
@@ -520,7 +594,9 @@ def test_sign_in_limit_is_per_client_and_shared_by_web_processes(
         assert signin_post(elsewhere, user.email, PASSWORD).status_code == 303
 
 
-def test_api_limit_answers_429_in_json(settings: Settings, db: Database, make_user, make_board) -> None:  # type: ignore[no-untyped-def]
+def test_api_limit_answers_429_in_json(
+    settings: Settings, db: Database, make_user: MakeUser, make_board: MakeBoard
+) -> None:
     app = create_app(replace(settings, rate_limits={"submit": (1, FOREVER)}), db)
     user, board = make_user(), make_board()
     with db.transaction() as session:
@@ -534,7 +610,7 @@ def test_api_limit_answers_429_in_json(settings: Settings, db: Database, make_us
         assert refused.json()["error"].startswith("Too many requests")
 
 
-# Script in user text -------------------------------------------------------------------------------
+# Script in user text ----------------------------------------------------------------------------
 
 
 HOSTILE_MARKDOWN = """Hello **world**, see [the docs](https://example.com/docs).
@@ -543,7 +619,8 @@ HOSTILE_MARKDOWN = """Hello **world**, see [the docs](https://example.com/docs).
 
 [click me](javascript:alert(2)) and [again](JaVaScRiPt:alert(3)) and <javascript:alert(4)>
 
-[entity](&#106;avascript:alert(5)) [spaced]( javascript:alert(6)) [data](data:text/html;base64,PHNjcmlwdD4=)
+[entity](&#106;avascript:alert(5)) [spaced]( javascript:alert(6))
+[data](data:text/html;base64,PHNjcmlwdD4=)
 
 <a href="javascript:alert(7)" onclick="alert(8)">raw link</a> <img src=x onerror=alert(9)>
 
@@ -553,19 +630,26 @@ HOSTILE_MARKDOWN = """Hello **world**, see [the docs](https://example.com/docs).
 """
 
 
-def test_markdown_keeps_no_script_links_or_handlers(member_client: TestClient, make_board, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_markdown_keeps_no_script_links_or_handlers(
+    member_client: TestClient, make_board: MakeBoard, make_user: MakeUser
+) -> None:
     board = make_board()
     token = csrf_of(member_client, "/")
     created = member_client.post(
         "/ideas",
-        data={"board": board.slug, "title": "An idea with hostile text", "description": HOSTILE_MARKDOWN,
-              "csrf_token": token},
+        data={
+            "board": board.slug,
+            "title": "An idea with hostile text",
+            "description": HOSTILE_MARKDOWN,
+            "csrf_token": token,
+        },
         follow_redirects=False,
     )
     assert created.status_code == 303, created.text
     idea_path = created.headers["location"]
     commented = member_client.post(
-        f"{idea_path}/comments", data={"body": HOSTILE_MARKDOWN, "csrf_token": token},
+        f"{idea_path}/comments",
+        data={"body": HOSTILE_MARKDOWN, "csrf_token": token},
         follow_redirects=False,
     )
     assert commented.status_code == 303
@@ -578,7 +662,7 @@ def test_markdown_keeps_no_script_links_or_handlers(member_client: TestClient, m
 
 
 def test_titles_and_names_are_escaped_everywhere_they_are_shown(
-    app, client: TestClient, make_user, make_board, db: Database  # type: ignore[no-untyped-def]
+    app: Starlette, client: TestClient, make_user: MakeUser, make_board: MakeBoard, db: Database
 ) -> None:
     author = make_user(name=XSS)
     commenter = make_user(name="Eve " + XSS)
@@ -587,14 +671,17 @@ def test_titles_and_names_are_escaped_everywhere_they_are_shown(
     sign_in(client, author.email)
     token = csrf_of(client, "/")
     created = client.post(
-        "/ideas", data={"board": board.slug, "title": XSS, "description": "", "csrf_token": token},
+        "/ideas",
+        data={"board": board.slug, "title": XSS, "description": "", "csrf_token": token},
         follow_redirects=False,
     )
     assert created.status_code == 303, created.text
     idea_path = created.headers["location"]
     with TestClient(app) as other:
         sign_in(other, commenter.email)
-        other.post(f"{idea_path}/comments", data={"body": "Me too", "csrf_token": csrf_of(other, "/")})
+        other.post(
+            f"{idea_path}/comments", data={"body": "Me too", "csrf_token": csrf_of(other, "/")}
+        )
     with TestClient(app) as team:
         sign_in(team, staff.email)
         team.post(
@@ -618,7 +705,11 @@ def test_titles_and_names_are_escaped_everywhere_they_are_shown(
 
 
 def test_static_files_are_served_from_the_static_folder_only(client: TestClient) -> None:
-    for path in ["/static/../web/app.py", "/static/%2e%2e/web/app.py", "/static/..%2fpyproject.toml"]:
+    for path in [
+        "/static/../web/app.py",
+        "/static/%2e%2e/web/app.py",
+        "/static/..%2fpyproject.toml",
+    ]:
         response = client.get(path)
         assert response.status_code == 404, path
     assert Path(STATIC).is_dir()

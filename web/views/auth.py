@@ -21,7 +21,9 @@ def _start(request: Request, user: User, next_url: str) -> Response:
         if old:
             accounts.end_session(session, old)
         token = accounts.start_session(session, user)
-    kept = {key: request.session[key] for key in ("locale", "flash") if key in request.session}
+    kept: dict[str, object] = {
+        key: request.session[key] for key in ("locale", "flash") if key in request.session
+    }
     request.session.clear()
     request.session.update({"sid": token, "csrf": security.new_csrf_token(), **kept})
     return RedirectResponse(safe_next(next_url), 303)

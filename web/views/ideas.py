@@ -15,7 +15,7 @@ from ideas.errors import N_, Conflict, ValidationError
 from ideas.ideas import SORTS, STATUSES
 from ideas.models import Idea, User
 from web import security
-from web.forms import page_number, text, with_form
+from web.forms import page_number, text, whole_number, with_form
 from web.views.common import db, flash, is_htmx, pages, signed_in
 
 
@@ -210,7 +210,7 @@ def comment(request: Request, form: dict[str, str]) -> Response:
         with db(request).transaction() as session:
             idea = idea_rules.get(session, request.path_params["id"], user)
             added = comments.add(
-                session, user, idea, text(form, "body"), int(parent) if parent.isdigit() else None
+                session, user, idea, text(form, "body"), whole_number(parent)
             )
     except ValidationError as error:
         with db(request).reading() as session:

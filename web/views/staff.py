@@ -8,6 +8,7 @@ from starlette.responses import RedirectResponse, Response
 from ideas import accounts, audit, comments
 from ideas import ideas as idea_rules
 from ideas.errors import N_, ValidationError
+from ideas.i18n import translations
 from web.forms import page_number, text, with_form
 from web.views.common import db, flash, pages, staff
 
@@ -25,8 +26,11 @@ def set_status(request: Request, form: dict[str, str]) -> Response:
             idea = idea_rules.get(session, idea_id, actor)
             idea_rules.set_status(session, actor, idea, text(form, "status"), text(form, "note"))
     except ValidationError as error:
+        gettext = translations(request.state.locale).gettext
         for message in error.fields.values():
-            flash(request, message.text)
+            # base.html translates a flash and %-formats it with no parameters: give it the
+            # finished sentence ("At most %(n)d characters." would fail), its "%" doubled.
+            flash(request, message.render(gettext).replace("%", "%%"))
         return _to_idea(request, idea_id, "#status")
     flash(request, N_("The status is updated and followers are notified."))
     return _to_idea(request, idea_id)
