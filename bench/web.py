@@ -79,38 +79,69 @@ def seed(engine: Engine, n_ideas: int, n_votes: int, n_users: int) -> tuple[list
     password = hash_password("bench password")  # once, reused
     words = ["export", "roadmap", "csv", "dark", "mode", "sso", "slack", "api", "webhooks"]
     with engine.begin() as conn:
-        conn.execute(insert(Board), [
-            {"slug": f"board-{i}", "name": f"Board {i}", "description": ""} for i in range(3)
-        ])
+        conn.execute(
+            insert(Board),
+            [{"slug": f"board-{i}", "name": f"Board {i}", "description": ""} for i in range(3)],
+        )
         board_ids = list(conn.scalars(select(Board.id)))
-        conn.execute(insert(User), [
-            {"email": f"user{i}@bench.example", "name": f"User {i}", "password_hash": password,
-             "role": "member", "created_at": now} for i in range(n_users)
-        ])
+        conn.execute(
+            insert(User),
+            [
+                {
+                    "email": f"user{i}@bench.example",
+                    "name": f"User {i}",
+                    "password_hash": password,
+                    "role": "member",
+                    "created_at": now,
+                }
+                for i in range(n_users)
+            ],
+        )
         user_ids = list(conn.scalars(select(User.id).order_by(User.id)))
-        conn.execute(insert(ApiToken), [
-            {"user_id": uid, "token_hash": hashlib.sha256(token_for(uid).encode()).hexdigest()}
-            for uid in user_ids
-        ])
-        conn.execute(insert(Idea), [
-            {"board_id": rng.choice(board_ids), "author_id": rng.choice(user_ids),
-             "title": f"Idea {i}: " + " ".join(rng.sample(words, 4)),
-             "description": " ".join(rng.choices(words, k=40)),
-             "status": rng.choice(["open"] * 7 + ["planned", "shipped", "declined"]),
-             "created_at": now - timedelta(days=rng.uniform(0, 365))} for i in range(n_ideas)
-        ])
+        conn.execute(
+            insert(ApiToken),
+            [
+                {"user_id": uid, "token_hash": hashlib.sha256(token_for(uid).encode()).hexdigest()}
+                for uid in user_ids
+            ],
+        )
+        conn.execute(
+            insert(Idea),
+            [
+                {
+                    "board_id": rng.choice(board_ids),
+                    "author_id": rng.choice(user_ids),
+                    "title": f"Idea {i}: " + " ".join(rng.sample(words, 4)),
+                    "description": " ".join(rng.choices(words, k=40)),
+                    "status": rng.choice(["open"] * 7 + ["planned", "shipped", "declined"]),
+                    "created_at": now - timedelta(days=rng.uniform(0, 365)),
+                }
+                for i in range(n_ideas)
+            ],
+        )
         idea_ids = list(conn.scalars(select(Idea.id).order_by(Idea.id)))
         popularity = [rng.paretovariate(1.2) for _ in idea_ids]  # a few ideas get most votes
         pairs: set[tuple[int, int]] = set()
         while len(pairs) < n_votes:
             ideas = rng.choices(idea_ids, popularity, k=n_votes - len(pairs))
             pairs.update((rng.choice(user_ids), idea) for idea in ideas)
-        conn.execute(insert(Vote), [
-            {"user_id": uid, "idea_id": iid, "created_at": now - timedelta(days=rng.uniform(0, 60))}
-            for uid, iid in pairs
-        ])
-        conn.execute(text("UPDATE ideas SET vote_count = "
-                          "(SELECT count(*) FROM votes WHERE votes.idea_id = ideas.id)"))
+        conn.execute(
+            insert(Vote),
+            [
+                {
+                    "user_id": uid,
+                    "idea_id": iid,
+                    "created_at": now - timedelta(days=rng.uniform(0, 60)),
+                }
+                for uid, iid in pairs
+            ],
+        )
+        conn.execute(
+            text(
+                "UPDATE ideas SET vote_count = "
+                "(SELECT count(*) FROM votes WHERE votes.idea_id = ideas.id)"
+            )
+        )
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))  # as autovacuum would leave it
@@ -165,15 +196,21 @@ def bare_app(url: str) -> Any:
                     where = (Vote.idea_id == idea_id) & (Vote.user_id == user_id)
                     change = -conn.execute(delete(Vote).where(where)).rowcount
                 if change:
-                    conn.execute(update(Idea).where(Idea.id == idea_id)
-                                 .values(vote_count=Idea.vote_count + change))
+                    conn.execute(
+                        update(Idea)
+                        .where(Idea.id == idea_id)
+                        .values(vote_count=Idea.vote_count + change)
+                    )
         except IntegrityError:
             pass  # voted already
         return JSONResponse({"ok": True})
 
-    return Starlette(routes=[
-        Route("/", home), Route("/api/v1/ideas/{id:int}/vote", vote, methods=["POST", "DELETE"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/", home),
+            Route("/api/v1/ideas/{id:int}/vote", vote, methods=["POST", "DELETE"]),
+        ]
+    )
 
 
 # Servers and load -------------------------------------------------------------------------------
@@ -191,8 +228,14 @@ def start(kind: str, url: str) -> tuple[subprocess.Popen[bytes], str]:
         command = [str(Path(sys.executable).parent / "ideas-portal"), "serve", "--port", str(port)]
     else:
         command = [sys.executable, __file__, "bare-server", "--port", str(port), url]
-    env = {**os.environ, "DATABASE_URL": url, "RATE_LIMITS": "off", "WORKER": "off",
-           "LOG_LEVEL": "warning", "SECRET_KEY": "bench"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "RATE_LIMITS": "off",
+        "WORKER": "off",
+        "LOG_LEVEL": "warning",
+        "SECRET_KEY": "bench",
+    }
     proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -303,10 +346,18 @@ def home_requests(path: str) -> Any:
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
-                .splitlines() if line.startswith("model name")), platform.processor())
-    return (f"{len(os.sched_getaffinity(0))} CPUs ({cpu}, load average {os.getloadavg()[0]:.1f} "
-            f"at the end), Python {platform.python_version()}")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return (
+        f"{len(os.sched_getaffinity(0))} CPUs ({cpu}, load average {os.getloadavg()[0]:.1f} "
+        f"at the end), Python {platform.python_version()}"
+    )
 
 
 def database_name(engine: Engine) -> str:
@@ -318,10 +369,15 @@ def database_name(engine: Engine) -> str:
 
 def write_docs(title: str, body: str) -> None:
     """Replaces this database's part of the Web section, keeping everything else."""
-    current = DOCS.read_text() if DOCS.exists() else (
-        "# Benchmarks\n\nFigures from the scripts in `bench/`, each with the command that made it. "
-        "Machines are shared and noisy: compare the ratios measured side by side in one run; "
-        "absolute times are context.\n"
+    current = (
+        DOCS.read_text()
+        if DOCS.exists()
+        else (
+            "# Benchmarks\n\nFigures from the scripts in `bench/`, each with the command that "
+            "made it. "
+            "Machines are shared and noisy: compare the ratios measured side by side in one run; "
+            "absolute times are context.\n"
+        )
     )
     intro = (
         f"{HEADING}\n\nThe real app (`ideas-portal serve`) beside a bare Starlette app that runs "
@@ -357,10 +413,17 @@ def main() -> None:
     parser.add_argument("--ideas", type=int, default=10_000)
     parser.add_argument("--votes", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=5_000)
-    parser.add_argument("--clients", default="32,1",
-                        help="concurrent clients, one table row each (1: the unloaded latency)")
-    parser.add_argument("--seconds", type=float, default=12.0,
-                        help="measured per server and endpoint, split over the rounds")
+    parser.add_argument(
+        "--clients",
+        default="32,1",
+        help="concurrent clients, one table row each (1: the unloaded latency)",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=12.0,
+        help="measured per server and endpoint, split over the rounds",
+    )
     parser.add_argument("--rounds", type=int, default=4, help="alternating ours/bare runs")
     parser.add_argument("--warmup", type=float, default=2.0, help="per run, not measured")
     parser.add_argument("--no-docs", action="store_true", help="print only")
@@ -382,13 +445,17 @@ def main() -> None:
     upgrade(engine)
     started = time.perf_counter()
     user_ids, idea_ids, voted = seed(engine, args.ideas, args.votes, args.users)
-    print(f"seeded {len(idea_ids):,} ideas, {len(voted):,} votes, {len(user_ids):,} users "
-          f"in {time.perf_counter() - started:.1f} s")
+    print(
+        f"seeded {len(idea_ids):,} ideas, {len(voted):,} votes, {len(user_ids):,} users "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
     database = database_name(engine)
     engine.dispose()
 
-    cases = {"home": dict.fromkeys(("ours", "bare"), home_requests("/")),
-             "vote": dict.fromkeys(("ours", "bare"), vote_requests(user_ids, idea_ids, voted))}
+    cases = {
+        "home": dict.fromkeys(("ours", "bare"), home_requests("/")),
+        "vote": dict.fromkeys(("ours", "bare"), vote_requests(user_ids, idea_ids, voted)),
+    }
     rows = []
     counts = [int(n) for n in args.clients.split(",")]
     for (name, requests), clients in itertools.product(cases.items(), counts):
@@ -398,28 +465,37 @@ def main() -> None:
             for kind in ("ours", "bare") if number % 2 == 0 else ("bare", "ours"):
                 totals[kind].add(measure(kind, url, requests[kind], clients, args))
         ours, bare = totals["ours"], totals["bare"]
-        rows.append(f"| {name} | {clients} "
-                    f"| {ours.rate():,.0f} | {ours.pct(.5):.1f} | {ours.pct(.95):.1f} "
-                    f"| {bare.rate():,.0f} | {bare.pct(.5):.1f} | {bare.pct(.95):.1f} "
-                    f"| **{ours.rate() / bare.rate():.2f}** "
-                    f"| **{ours.pct(.5) / bare.pct(.5):.2f}** "
-                    f"| {ours.failures()} / {bare.failures()} |")
+        rows.append(
+            f"| {name} | {clients} "
+            f"| {ours.rate():,.0f} | {ours.pct(0.5):.1f} | {ours.pct(0.95):.1f} "
+            f"| {bare.rate():,.0f} | {bare.pct(0.5):.1f} | {bare.pct(0.95):.1f} "
+            f"| **{ours.rate() / bare.rate():.2f}** "
+            f"| **{ours.pct(0.5) / bare.pct(0.5):.2f}** "
+            f"| {ours.failures()} / {bare.failures()} |"
+        )
         for kind, result in (("ours", ours), ("bare", bare)):
             odd = {s: n for s, n in result.statuses.items() if s >= 300 or s == 0}
             if odd:
                 print(f"{name} {kind}: unexpected statuses {odd}")
-    argv = [make_url(a).render_as_string(hide_password=True) if "://" in a else a
-            for a in sys.argv[1:]]
+    argv = [
+        make_url(a).render_as_string(hide_password=True) if "://" in a else a for a in sys.argv[1:]
+    ]
     command = shlex.join([".venv/bin/python", "bench/web.py", *argv])
-    table = "\n".join([
-        "| endpoint | clients | ours req/s | ours p50 ms | ours p95 ms | bare req/s | bare p50 ms "
-        "| bare p95 ms | req/s ours/bare | p50 ours/bare | 5xx ours / bare |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|", *rows])
-    body = (f"{datetime.now(UTC):%Y-%m-%d}, {machine()}, {database}; {len(idea_ids):,} ideas, "
-            f"{len(voted):,} votes, {len(user_ids):,} users; "
-            f"{args.seconds:g} s measured per server and endpoint in {args.rounds} alternating "
-            f"runs, each after {args.warmup:g} s warm-up.\n\n"
-            f"```\n{command}\n```\n\n{table}\n")
+    table = "\n".join(
+        [
+            "| endpoint | clients | ours req/s | ours p50 ms | ours p95 ms | bare req/s "
+            "| bare p50 ms | bare p95 ms | req/s ours/bare | p50 ours/bare | 5xx ours / bare |",
+            "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+            *rows,
+        ]
+    )
+    body = (
+        f"{datetime.now(UTC):%Y-%m-%d}, {machine()}, {database}; {len(idea_ids):,} ideas, "
+        f"{len(voted):,} votes, {len(user_ids):,} users; "
+        f"{args.seconds:g} s measured per server and endpoint in {args.rounds} alternating "
+        f"runs, each after {args.warmup:g} s warm-up.\n\n"
+        f"```\n{command}\n```\n\n{table}\n"
+    )
     print(f"\n{body}")
     if not args.no_docs:
         title = "SQLite" if url.startswith("sqlite") else "PostgreSQL"

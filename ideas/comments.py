@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ideas import audit, follows, notifications
+from ideas import audit, counters, follows, notifications
 from ideas.errors import N_, Errors, Forbidden, NotFound
 from ideas.ideas import ensure_can_act
 from ideas.models import Comment, Idea, User, utcnow
@@ -30,9 +30,9 @@ def add(
     body = body.strip()
     errors = Errors()
     errors.check_length("body", body, *BODY_LIMITS)
-    parent = None
+    parent = replied_to = None
     if parent_id is not None:
-        parent = session.get(Comment, parent_id)
+        parent = replied_to = session.get(Comment, parent_id)
         if parent is None or parent.idea_id != idea.id or parent.hidden_at is not None:
             errors.add("parent_id", N_("The comment you reply to does not exist."))
         elif parent.parent_id is not None:
@@ -44,16 +44,14 @@ def add(
     )
     session.add(comment)
     session.flush()
-    session.execute(
-        update(Idea).where(Idea.id == idea.id).values(comment_count=Idea.comment_count + 1)
-    )
-    if parent is not None:
+    counters.add(session, idea.id, "comment_count", 1)
+    if replied_to is not None:
         notifications.notify(
-            session, [parent.author_id], "reply", idea.id, author, comment_id=comment.id
+            session, [replied_to.author_id], "reply", idea.id, author, comment_id=comment.id
         )
     notifications.notify(
         session,
-        [idea.author_id] if parent is None or parent.author_id != idea.author_id else [],
+        [idea.author_id] if replied_to is None or replied_to.author_id != idea.author_id else [],
         "comment",
         idea.id,
         author,
@@ -64,16 +62,21 @@ def add(
 
 
 def threads(session: Session, idea: Idea, viewer: User | None) -> list[Thread]:
+    """The idea's comments in threads. Hidden comments are for the team, but a hidden comment
+    with visible replies stays as the thread's head (its page shows it as removed)."""
+    staff = bool(viewer and viewer.is_staff)
     query = select(Comment).where(Comment.idea_id == idea.id).order_by(Comment.id)
-    if not (viewer and viewer.is_staff):
-        query = query.where(Comment.hidden_at.is_(None))
     by_id: dict[int, Thread] = {}
     for comment in session.scalars(query):
         if comment.parent_id is None:
             by_id[comment.id] = Thread(comment)
-        elif comment.parent_id in by_id:
+        elif comment.parent_id in by_id and (staff or comment.hidden_at is None):
             by_id[comment.parent_id].replies.append(comment)
-    return list(by_id.values())
+    return [
+        thread
+        for thread in by_id.values()
+        if staff or thread.comment.hidden_at is None or thread.replies
+    ]
 
 
 def get(session: Session, comment_id: int) -> Comment:
@@ -90,10 +93,6 @@ def set_hidden(session: Session, actor: User, comment: Comment, hidden: bool) ->
         return
     comment.hidden_at = utcnow() if hidden else None
     delta = -1 if hidden else 1
-    session.execute(
-        update(Idea)
-        .where(Idea.id == comment.idea_id)
-        .values(comment_count=Idea.comment_count + delta)
-    )
+    counters.add(session, comment.idea_id, "comment_count", delta)
     action = "comment.hide" if hidden else "comment.restore"
     audit.record(session, actor, action, "comment", comment.id, idea_id=comment.idea_id)

@@ -63,7 +63,7 @@ class Errors:
 
     def check_length(self, name: str, value: str, low: int, high: int) -> None:
         if len(value) < low:
-            if low == 1:
+            if not value:
                 self.add(name, N_("This field is required."))
             else:
                 self.add(name, N_("At least %(n)d characters."), n=low)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -60,14 +60,16 @@ def validate(title: str, description: str) -> Errors:
 
 
 def submit(session: Session, author: User, board: Board, title: str, description: str) -> Idea:
-    """Stores the idea, casts its author's vote and makes the author a follower."""
+    """Stores the idea, casts its author's vote (when the board's budget has one left) and
+    makes the author a follower."""
     ensure_can_act(author)
     title, description = " ".join(title.split()), description.strip()
     validate(title, description).raise_if_any()
     idea = Idea(board_id=board.id, author_id=author.id, title=title, description=description)
     session.add(idea)
     session.flush()
-    votes.vote(session, author, idea)
+    if votes.remaining(session, author, board) != 0:
+        votes.vote(session, author, idea)
     follows.follow(session, author, idea.id)
     return idea
 

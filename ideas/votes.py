@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ideas import follows
+from ideas import counters, follows
 from ideas.errors import N_, Conflict, Forbidden, Message
 from ideas.models import Board, Idea, User, Vote
 
@@ -68,7 +68,10 @@ def vote(session: Session, user: User, idea: Idea) -> VoteState:
         if active_votes(session, user, board) >= board.vote_budget:
             raise Conflict(
                 Message(
-                    N_("You have used all %(n)d votes on this board. Take one back to vote here."),
+                    N_(
+                        "No votes left on this board (%(n)d per person). "
+                        "Take one back to vote here."
+                    ),
                     {"n": board.vote_budget},
                 )
             )
@@ -77,7 +80,7 @@ def vote(session: Session, user: User, idea: Idea) -> VoteState:
             session.execute(insert(Vote).values(idea_id=idea.id, user_id=user.id))
     except IntegrityError:
         return _state(session, user, idea, True)  # already voted
-    session.execute(update(Idea).where(Idea.id == idea.id).values(vote_count=Idea.vote_count + 1))
+    counters.add(session, idea.id, "vote_count", 1)
     follows.follow(session, user, idea.id)
     return _state(session, user, idea, True)
 
@@ -89,7 +92,5 @@ def unvote(session: Session, user: User, idea: Idea) -> VoteState:
         delete(Vote).where(Vote.idea_id == idea.id, Vote.user_id == user.id)
     ).rowcount  # type: ignore[attr-defined]
     if deleted:
-        session.execute(
-            update(Idea).where(Idea.id == idea.id).values(vote_count=Idea.vote_count - 1)
-        )
+        counters.add(session, idea.id, "vote_count", -1)
     return _state(session, user, idea, False)

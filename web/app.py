@@ -64,9 +64,7 @@ routes = [
     Route("/ideas/{id:id}/hide", staff.hide_idea, methods=["POST"], name="hide_idea"),
     Route("/ideas/{id:id}/restore", staff.restore_idea, methods=["POST"], name="restore_idea"),
     Route("/ideas/{id:id}/lock", staff.lock_comments, methods=["POST"], name="lock_comments"),
-    Route(
-        "/ideas/{id:id}/unlock", staff.unlock_comments, methods=["POST"], name="unlock_comments"
-    ),
+    Route("/ideas/{id:id}/unlock", staff.unlock_comments, methods=["POST"], name="unlock_comments"),
     Route("/comments/{id:id}/hide", staff.hide_comment, methods=["POST"], name="hide_comment"),
     Route(
         "/comments/{id:id}/restore",
@@ -216,5 +214,5 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.settings = settings
     app.state.db = db
     app.state.secret_key = secret
-    app.state.pages = Pages()
+    app.state.pages = Pages(app.router)
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
@@ -29,6 +31,11 @@ ALLOWED_TAGS = {
     "h5",
     "h6",
 }
+
+
+def plain(text: str) -> str:
+    """The text without its Markdown, for excerpts (escaped again by the template)."""
+    return html.unescape(nh3.clean(_parser.render(text or ""), tags=set())).strip()
 
 
 def render(text: str) -> Markup:

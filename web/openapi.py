@@ -108,8 +108,16 @@ SCHEMAS: dict[str, Any] = {
             "url": {"type": "string", "format": "uri", "description": "The idea's page."},
         },
         "required": [
-            "id", "title", "description", "status", "votes", "comments", "board", "author",
-            "created_at", "url",
+            "id",
+            "title",
+            "description",
+            "status",
+            "votes",
+            "comments",
+            "board",
+            "author",
+            "created_at",
+            "url",
         ],
         "additionalProperties": False,
     },
@@ -334,8 +342,8 @@ PATHS: dict[str, Any] = {
         "post": {
             "operationId": "createIdea",
             "summary": "Submit an idea",
-            "description": "Any signed-in member. The author's vote is cast and the author "
-            "follows the idea; on a board with a vote budget that vote must be left (409).",
+            "description": "Any signed-in member. The author follows the idea and their vote "
+            "is cast, unless the board's vote budget has none left for them.",
             "tags": ["ideas"],
             "security": AUTH,
             "x-role": "member",
@@ -352,7 +360,7 @@ PATHS: dict[str, Any] = {
                         }
                     },
                 ),
-                **errors(*WRITE_ERRORS, "Conflict", "TooManyRequests"),
+                **errors(*WRITE_ERRORS, "TooManyRequests"),
             },
         },
     },
@@ -450,7 +458,7 @@ def document(server: str) -> dict[str, Any]:
             "title": "Ideas portal API",
             "version": "1",
             "summary": "Ideas, votes and comments of the idea portal, as JSON.",
-            "description": "Errors are `{\"error\": \"...\", \"fields\": {...}}`: 400 bad input, "
+            "description": 'Errors are `{"error": "...", "fields": {...}}`: 400 bad input, '
             "401 no credentials, 403 not allowed, 404 not found, 409 a rule forbids it, 413 body "
             "too large, 429 rate limited. `x-role` names the role an operation needs.",
             "license": {"name": "MIT", "identifier": "MIT"},

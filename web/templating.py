@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ from babel.support import NullTranslations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
+from starlette.routing import Router
 
 from ideas.errors import Message
 from ideas.i18n import LOCALE_NAMES, translations
@@ -43,13 +45,23 @@ def make_environment() -> Environment:
     )
     env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["markdown"] = markdown.render
+    env.filters["plain"] = markdown.plain
     env.globals.update(STATUSES=STATUSES, STATUS_LABELS=STATUS_LABELS, LOCALE_NAMES=LOCALE_NAMES)
     return env
 
 
 class Pages:
-    def __init__(self) -> None:
+    def __init__(self, router: Router) -> None:
         self.env = make_environment()
+        self.router = router
+        # A page asks for dozens of paths and each lookup scans the route table: remember them.
+        self._cached_path = functools.lru_cache(maxsize=8192)(self._lookup_path)
+
+    def path(self, route: str, **params: Any) -> str:
+        return self._cached_path(route, tuple(sorted(params.items())))
+
+    def _lookup_path(self, route: str, params: tuple[tuple[str, Any], ...]) -> str:
+        return str(self.router.url_path_for(route, **dict(params)))
 
     def render(
         self,
@@ -65,7 +77,7 @@ class Pages:
             "unread": getattr(request.state, "unread", 0),
             "locale": locale,
             "csrf_token": csrf_token(request),
-            "url": lambda route, **params: str(request.app.url_path_for(route, **params)),
+            "url": self.path,
             "when": lambda moment: _when(moment, locale),
             "date": lambda moment: format_datetime(moment, "medium", locale=locale),
             "message": lambda msg: msg.render(gettext) if isinstance(msg, Message) else msg,

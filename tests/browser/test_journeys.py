@@ -271,7 +271,7 @@ def test_vote_budget_refusal_is_shown_in_place(new_page, make_user, make_board, 
     with page.expect_response(lambda r: r.url.endswith(f"/ideas/{second.id}/vote")) as refused:
         vote_button(rows[second.id]).click()
     assert refused.value.status == 409
-    message = "You have used all 1 votes on this board. Take one back to vote here."
+    message = "No votes left on this board (1 per person). Take one back to vote here."
     alert = rows[second.id].get_by_role("alert")
     expect(alert).to_have_text(message)
     expect(alert).to_be_visible()

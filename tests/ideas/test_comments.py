@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from ideas import comments, follows
 from ideas import ideas as idea_rules
@@ -206,3 +206,30 @@ def test_hidden_reply_is_hidden_from_members(db, make_user, make_idea) -> None:
         (thread,) = comments.threads(session, row, session.get(User, staff.id))
         assert [comment.id for comment in thread.replies] == [reply.id]
         assert session.scalar(select(func.count()).select_from(Comment)) == 2
+
+
+def test_hidden_comment_with_visible_replies_keeps_its_thread(db, make_user, make_idea) -> None:
+    staff, member, other = make_user("staff"), make_user(), make_user()
+    idea = make_idea()
+    top = add(db, member, idea, "Rude")
+    reply = add(db, other, idea, "A useful answer", top.id)
+    with db.transaction() as session:
+        comments.set_hidden(
+            session, session.get(User, staff.id), session.get(Comment, top.id), True
+        )
+    assert comment_count(db, idea) == 1  # the reply is still seen
+    with db.reading() as session:
+        (thread,) = comments.threads(session, session.get(Idea, idea.id), None)
+        assert thread.comment.id == top.id and thread.comment.hidden_at is not None
+        assert [comment.id for comment in thread.replies] == [reply.id]
+
+
+def test_reply_to_a_reply_notifies_the_person_replied_to(db, make_user, make_idea) -> None:
+    author, first, second, third = make_user(), make_user(), make_user(), make_user()
+    idea = make_idea(author=author)
+    top = add(db, first, idea, "Top")
+    answer = add(db, second, idea, "Answer", top.id)
+    with db.transaction() as session:
+        session.execute(delete(Notification))
+    add(db, third, idea, "Answer to the answer", answer.id)
+    assert notifications_of(db) == [(second.id, "reply"), (author.id, "comment")]

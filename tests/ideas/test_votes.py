@@ -103,7 +103,7 @@ def test_budget_conflict_has_a_clear_message(db, make_user, make_board) -> None:
     message = caught.value.message
     assert message.params == {"n": 2}
     assert message.render(lambda text: text) == (
-        "You have used all 2 votes on this board. Take one back to vote here."
+        "No votes left on this board (2 per person). Take one back to vote here."
     )
     assert counts(db, c) == (1, 1)
     # Voting again for an idea already voted for is no new vote, so no conflict.
@@ -282,3 +282,14 @@ def test_parallel_first_votes_on_one_idea_count_once_each(db, make_user, make_id
     workers = [lambda person=person: vote(db, person, idea) for person in people * 2]
     assert run_threads(workers) == []
     assert counts(db, idea) == (4, 4)
+
+
+def test_submitting_with_no_votes_left_posts_the_idea_without_a_vote(
+    db, make_user, make_board, make_idea
+) -> None:
+    member, board = make_user(), make_board(vote_budget=1)
+    make_idea(title="The first idea on a small board", author=member, board=board)
+    second = make_idea(title="The second idea on a small board", author=member, board=board)
+    with db.reading() as session:
+        assert session.get(Idea, second.id).vote_count == 0
+        assert follows.is_following(session, member, second.id)

@@ -3,10 +3,11 @@ bodies, path parameters and query parameters get a 2xx/3xx or a 4xx with a messa
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,14 +17,9 @@ from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from ideas import accounts, comments, ideas
+from ideas import accounts, boards, comments, ideas
 from ideas.db import Database
-from ideas.models import Board, Idea, User
 from tests.conftest import PASSWORD, csrf_of, sign_in
-
-MakeUser = Callable[..., User]
-MakeBoard = Callable[..., Board]
-MakeIdea = Callable[..., Idea]
 
 ERROR_STATUSES = {400, 401, 403, 404, 409, 413, 422, 429}
 HTML_MESSAGE = re.compile(r'class="(field-error|notice notice-error|lead)"')
@@ -118,56 +114,57 @@ def assert_handled(response: Any) -> None:
         assert HTML_MESSAGE.search(response.text), response.text[:500]
 
 
-@dataclass
+@functools.cache
+def password_hash() -> str:
+    return accounts.hash_password(PASSWORD)  # once: hashing is slow on purpose
+
+
 class Setup:
-    app: Any
-    db: Database
-    board_slug: str
-    idea_id: int
-    comment_id: int
-    anonymous: TestClient
-    member: TestClient
-    staff: TestClient
-    admin: TestClient
-    member_token: str
-    staff_token: str
+    """A board, an idea with a comment, API tokens, and clients signed in on first use."""
+
+    def __init__(self, app: Starlette, db: Database, stack: contextlib.ExitStack) -> None:
+        self.app, self.db, self._stack = app, db, stack
+        with db.transaction() as session:
+            self.users = {}
+            for role in ("member", "staff", "admin"):
+                user = accounts.create_user(
+                    session, f"{role}@example.com", role.title(), None, role
+                )
+                user.password_hash = password_hash()
+                self.users[role] = user
+            board = boards.create_board(session, None, "Main", "", None)
+            idea = ideas.submit(session, self.users["member"], board, "A first idea here", "")
+            comment = comments.add(session, self.users["staff"], idea, "A first comment")
+            self.member_token = accounts.create_api_token(session, self.users["member"])
+            self.staff_token = accounts.create_api_token(session, self.users["staff"])
+        self.board_slug, self.idea_id, self.comment_id = board.slug, idea.id, comment.id
+        self.anonymous = self._client()
+
+    def _client(self) -> TestClient:
+        return self._stack.enter_context(TestClient(self.app))
+
+    def _signed_in(self, role: str) -> TestClient:
+        client = self._client()
+        sign_in(client, self.users[role].email)
+        return client
+
+    @functools.cached_property
+    def member(self) -> TestClient:
+        return self._signed_in("member")
+
+    @functools.cached_property
+    def staff(self) -> TestClient:
+        return self._signed_in("staff")
+
+    @functools.cached_property
+    def admin(self) -> TestClient:
+        return self._signed_in("admin")
 
 
 @pytest.fixture
-def setup(
-    app: Starlette, db: Database, make_user: MakeUser, make_board: MakeBoard, make_idea: MakeIdea
-) -> Iterator[Setup]:
-    member, staff, admin = make_user(), make_user(role="staff"), make_user(role="admin")
-    board = make_board()
-    idea = make_idea(board=board, author=member)
-    with db.transaction() as session:
-        comment = comments.add(
-            session, staff, ideas.get(session, idea.id, staff), "A first comment"
-        )
-        member_token = accounts.create_api_token(session, member)
-        staff_token = accounts.create_api_token(session, staff)
-    with (
-        TestClient(app) as anonymous,
-        TestClient(app) as member_client,
-        TestClient(app) as staff_client,
-        TestClient(app) as admin_client,
-    ):
-        sign_in(member_client, member.email)
-        sign_in(staff_client, staff.email)
-        sign_in(admin_client, admin.email)
-        yield Setup(
-            app,
-            db,
-            board.slug,
-            idea.id,
-            comment.id,
-            anonymous,
-            member_client,
-            staff_client,
-            admin_client,
-            member_token,
-            staff_token,
-        )
+def setup(app: Starlette, db: Database) -> Iterator[Setup]:
+    with contextlib.ExitStack() as stack:
+        yield Setup(app, db, stack)
 
 
 def post_form(client: TestClient, path: str, data: dict[str, Any]) -> Any:
@@ -222,13 +219,13 @@ def test_comment_form(setup: Setup, data: dict[str, Any]) -> None:
     assert_handled(post_form(setup.member, f"/ideas/{setup.idea_id}/comments", data))
 
 
-@pytest.mark.parametrize("parent_id", ["0", "999999", "x"])
-def test_reply_to_a_comment_that_does_not_exist_says_so(setup: Setup, parent_id: str) -> None:
-    response = post_form(
-        setup.member, f"/ideas/{setup.idea_id}/comments", {"body": "", "parent_id": parent_id}
-    )
-    assert response.status_code == 400
-    assert_handled(response)  # the page must say what is wrong, not only answer 400
+def test_reply_to_a_comment_that_does_not_exist_says_so(setup: Setup) -> None:
+    for parent_id in ["0", "999999", "x"]:
+        response = post_form(
+            setup.member, f"/ideas/{setup.idea_id}/comments", {"body": "", "parent_id": parent_id}
+        )
+        assert response.status_code == 400
+        assert_handled(response)  # the page must say what is wrong, not only answer 400
 
 
 @bounded
@@ -260,27 +257,24 @@ def test_multipart_form_with_a_file_where_text_belongs(setup: Setup) -> None:
     assert response.status_code == 400
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
+def test_urlencoded_bodies_that_are_not_utf8(setup: Setup) -> None:
+    for body in [
         b"title=%FF%FE&description=%C3%28&board=%80",  # not UTF-8 once decoded
         b"title=\xff\xfe\xfd&board=\x80",  # raw bytes that are not UTF-8
         b"&&&===&title",
         b"%%%%%",
         b"a=" + b"%00" * 500,
-    ],
-)
-def test_urlencoded_bodies_that_are_not_utf8(setup: Setup, body: bytes) -> None:
-    response = setup.member.post(
-        "/ideas",
-        content=body,
-        headers={
-            "content-type": "application/x-www-form-urlencoded",
-            "X-CSRF-Token": csrf_of(setup.member, "/"),
-        },
-        follow_redirects=False,
-    )
-    assert_handled(response)
+    ]:
+        response = setup.member.post(
+            "/ideas",
+            content=body,
+            headers={
+                "content-type": "application/x-www-form-urlencoded",
+                "X-CSRF-Token": csrf_of(setup.member, "/"),
+            },
+            follow_redirects=False,
+        )
+        assert_handled(response)
 
 
 def test_malformed_multipart_body(setup: Setup) -> None:
@@ -366,11 +360,11 @@ def test_api_bodies_that_are_not_json(setup: Setup, body: bytes, method: str) ->
         )
 
 
-@pytest.mark.parametrize("body", [b"[]", b"null", b"1", b'"text"', b"true", b"[{}]"])
-def test_api_body_that_is_not_an_object(setup: Setup, body: bytes) -> None:
-    response = post_json(setup, "/api/v1/ideas", body, setup.member_token)
-    assert response.status_code == 400
-    assert response.json()["error"]
+def test_api_body_that_is_not_an_object(setup: Setup) -> None:
+    for body in [b"[]", b"null", b"1", b'"text"', b"true", b"[{}]"]:
+        response = post_json(setup, "/api/v1/ideas", body, setup.member_token)
+        assert response.status_code == 400, body
+        assert response.json()["error"]
 
 
 # Path parameters -------------------------------------------------------------------------------
@@ -379,53 +373,53 @@ BIG = ["999999999999", "9" * 19, "9" * 30, "9" * 5000, "0"]
 NOT_NUMBERS = ["-1", "abc", "1.5", "%00", "%C3%A9", "1e3", "²", "0x10", " 1"]
 
 
-@pytest.mark.parametrize("value", BIG + NOT_NUMBERS)
-def test_out_of_range_or_odd_ids_are_not_found(setup: Setup, value: str) -> None:
+def test_out_of_range_or_odd_ids_are_not_found(setup: Setup) -> None:
     member_csrf = csrf_of(setup.member, "/")
     staff_csrf = csrf_of(setup.staff, "/")
     admin_csrf = csrf_of(setup.admin, "/")
-    requests = [
-        (setup.anonymous, "GET", f"/ideas/{value}", None),
-        (setup.anonymous, "GET", f"/api/v1/ideas/{value}", None),
-        (setup.anonymous, "GET", f"/api/v1/ideas/{value}/comments", None),
-        (setup.member, "GET", f"/ideas/{value}/edit", None),
-        (setup.member, "POST", f"/ideas/{value}/vote", member_csrf),
-        (setup.member, "POST", f"/ideas/{value}/comments", member_csrf),
-        (setup.staff, "POST", f"/ideas/{value}/hide", staff_csrf),
-        (setup.staff, "POST", f"/comments/{value}/hide", staff_csrf),
-        (setup.staff, "POST", f"/users/{value}/block", staff_csrf),
-        (setup.admin, "POST", f"/admin/users/{value}/role", admin_csrf),
-    ]
-    for client, method, path, csrf in requests:
-        data = {"csrf_token": csrf, "body": "Hello", "role": "staff"} if csrf else None
-        response = client.request(method, path, data=data, follow_redirects=False)
+    for value in BIG + NOT_NUMBERS:
+        requests = [
+            (setup.anonymous, "GET", f"/ideas/{value}", None),
+            (setup.anonymous, "GET", f"/api/v1/ideas/{value}", None),
+            (setup.anonymous, "GET", f"/api/v1/ideas/{value}/comments", None),
+            (setup.member, "GET", f"/ideas/{value}/edit", None),
+            (setup.member, "POST", f"/ideas/{value}/vote", member_csrf),
+            (setup.member, "POST", f"/ideas/{value}/comments", member_csrf),
+            (setup.staff, "POST", f"/ideas/{value}/hide", staff_csrf),
+            (setup.staff, "POST", f"/comments/{value}/hide", staff_csrf),
+            (setup.staff, "POST", f"/users/{value}/block", staff_csrf),
+            (setup.admin, "POST", f"/admin/users/{value}/role", admin_csrf),
+        ]
+        for client, method, path, csrf in requests:
+            data = {"csrf_token": csrf, "body": "Hello", "role": "staff"} if csrf else None
+            response = client.request(method, path, data=data, follow_redirects=False)
+            assert_handled(response)
+            assert response.status_code == 404, (path[:80], response.status_code)
+
+
+def test_unknown_board_slugs_are_not_found(setup: Setup) -> None:
+    for value in ["no-such-board", "%00", "%FF", "x" * 5000, "%2F"]:
+        for client, path in [
+            (setup.anonymous, f"/b/{value}"),
+            (setup.admin, f"/admin/boards/{value}/edit"),
+            (setup.anonymous, f"/api/v1/ideas?board={value}"),
+        ]:
+            response = client.get(path, follow_redirects=False)
+            assert_handled(response)
+            # PostgreSQL text cannot hold NUL: such a request may be refused as a bad one.
+            assert response.status_code in ({404, 400} if value == "%00" else {404}), path[:80]
+
+
+def test_bad_reset_tokens_are_refused(setup: Setup) -> None:
+    for value in ["garbage", "%00", "a.b.c", "x" * 5000, "eyJ1IjoxfQ.abc.def"]:
+        assert setup.anonymous.get(f"/reset/{value}").status_code == 400
+        response = setup.anonymous.post(
+            f"/reset/{value}",
+            data={"password": "a new password", "csrf_token": csrf_of(setup.anonymous)},
+            follow_redirects=False,
+        )
         assert_handled(response)
-        assert response.status_code == 404, (path, response.status_code)
-
-
-@pytest.mark.parametrize("value", ["no-such-board", "%00", "%FF", "x" * 5000, "%2F"])
-def test_unknown_board_slugs_are_not_found(setup: Setup, value: str) -> None:
-    for client, path in [
-        (setup.anonymous, f"/b/{value}"),
-        (setup.admin, f"/admin/boards/{value}/edit"),
-        (setup.anonymous, f"/api/v1/ideas?board={value}"),
-    ]:
-        response = client.get(path, follow_redirects=False)
-        assert_handled(response)
-        # PostgreSQL text cannot hold NUL: such a request may be refused as a bad one.
-        assert response.status_code in ({404, 400} if value == "%00" else {404}), path
-
-
-@pytest.mark.parametrize("value", ["garbage", "%00", "a.b.c", "x" * 5000, "eyJ1IjoxfQ.abc.def"])
-def test_bad_reset_tokens_are_refused(setup: Setup, value: str) -> None:
-    assert setup.anonymous.get(f"/reset/{value}").status_code == 400
-    response = setup.anonymous.post(
-        f"/reset/{value}",
-        data={"password": "a new password", "csrf_token": csrf_of(setup.anonymous)},
-        follow_redirects=False,
-    )
-    assert_handled(response)
-    assert response.status_code == 400
+        assert response.status_code == 400
 
 
 # Query parameters ------------------------------------------------------------------------------
@@ -461,31 +455,32 @@ ODD_QUERIES = [
 ]
 
 
-@pytest.mark.parametrize("query", ODD_QUERIES)
-def test_odd_query_parameters_on_pages(setup: Setup, query: str) -> None:
-    for client, path in [
-        (setup.anonymous, "/"),
-        (setup.anonymous, f"/b/{setup.board_slug}"),
-        (setup.member, "/notifications"),
-        (setup.staff, "/staff/moderation"),
-        (setup.staff, "/staff/audit"),
-        (setup.admin, "/admin/users"),
-    ]:
-        response = client.get(f"{path}?{query}", follow_redirects=False)
+def test_odd_query_parameters_on_pages(setup: Setup) -> None:
+    for query in ODD_QUERIES:
+        for client, path in [
+            (setup.anonymous, "/"),
+            (setup.anonymous, f"/b/{setup.board_slug}"),
+            (setup.member, "/notifications"),
+            (setup.staff, "/staff/moderation"),
+            (setup.staff, "/staff/audit"),
+            (setup.admin, "/admin/users"),
+        ]:
+            response = client.get(f"{path}?{query}", follow_redirects=False)
+            assert_handled(response)
+            expected = {200, 400} if has_nul(query) else {200}
+            assert response.status_code in expected, (path, query[:80])
+
+
+def test_odd_query_parameters_on_the_api(setup: Setup) -> None:
+    for query in ODD_QUERIES:
+        response = setup.anonymous.get(f"/api/v1/ideas?{query}")
         assert_handled(response)
-        assert response.status_code in ({200, 400} if has_nul(query) else {200}), (path, query)
-
-
-@pytest.mark.parametrize("query", ODD_QUERIES)
-def test_odd_query_parameters_on_the_api(setup: Setup, query: str) -> None:
-    response = setup.anonymous.get(f"/api/v1/ideas?{query}")
-    assert_handled(response)
-    if query in ("sort=xxx", "status=xxx", "sort="):  # the API says what it accepts
-        assert response.status_code == 400
-        assert response.json()["error"]
-    else:
-        expected = {200, 400} if has_nul(query) else {200}
-        assert response.status_code in expected, (query, response.text[:300])
+        if query in ("sort=xxx", "status=xxx", "sort="):  # the API says what it accepts
+            assert response.status_code == 400
+            assert response.json()["error"]
+        else:
+            expected = {200, 400} if has_nul(query) else {200}
+            assert response.status_code in expected, (query[:80], response.text[:300])
 
 
 @bounded

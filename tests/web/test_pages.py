@@ -500,7 +500,7 @@ def test_htmx_vote_without_votes_left_says_why(
     assert response.status_code == 409
     assert response.text.lstrip().startswith("<form")
     assert 'role="alert"' in response.text
-    assert "You have used all 1 votes on this board." in response.text
+    assert "No votes left on this board (1 per person)." in response.text
 
 
 def test_a_spent_budget_disables_the_vote_button(
@@ -797,3 +797,22 @@ def test_every_page_renders_for_its_roles_without_inline_code(
                 assert response.status_code == 200, (role, path, response.text[:300])
                 assert f'<html lang="{lang}"' in response.text
                 assert_csp_safe(response.text)
+
+
+def test_list_excerpts_show_text_not_markdown(client, make_idea) -> None:
+    make_idea(title="Export everything as a zip", description="We need **all** of it:\n\n- tasks")
+    html = client.get("/").text
+    assert "We need all of it:" in html and "**all**" not in html
+
+
+def test_a_hidden_comment_with_replies_shows_as_removed(
+    client: TestClient, db: Database, make_idea, make_user
+) -> None:
+    idea, staff = make_idea(), make_user("staff")
+    with db.transaction() as session:
+        rude = comments.add(session, make_user(), idea, "Something rude")
+        comments.add(session, make_user(), idea, "A kind answer", rude.id)
+        comments.set_hidden(session, staff, rude, True)
+    html = client.get(f"/ideas/{idea.id}").text
+    assert "Something rude" not in html
+    assert "This comment was removed by the team." in html and "A kind answer" in html

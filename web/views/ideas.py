@@ -209,9 +209,7 @@ def comment(request: Request, form: dict[str, str]) -> Response:
     try:
         with db(request).transaction() as session:
             idea = idea_rules.get(session, request.path_params["id"], user)
-            added = comments.add(
-                session, user, idea, text(form, "body"), whole_number(parent)
-            )
+            added = comments.add(session, user, idea, text(form, "body"), whole_number(parent))
     except ValidationError as error:
         with db(request).reading() as session:
             idea = idea_rules.get(session, request.path_params["id"], user)
