@@ -808,10 +808,10 @@ def test_list_excerpts_show_text_not_markdown(client, make_idea) -> None:
 def test_a_hidden_comment_with_replies_shows_as_removed(
     client: TestClient, db: Database, make_idea, make_user
 ) -> None:
-    idea, staff = make_idea(), make_user("staff")
+    idea, staff, rude_one, kind_one = make_idea(), make_user("staff"), make_user(), make_user()
     with db.transaction() as session:
-        rude = comments.add(session, make_user(), idea, "Something rude")
-        comments.add(session, make_user(), idea, "A kind answer", rude.id)
+        rude = comments.add(session, rude_one, idea, "Something rude")
+        comments.add(session, kind_one, idea, "A kind answer", rude.id)
         comments.set_hidden(session, staff, rude, True)
     html = client.get(f"/ideas/{idea.id}").text
     assert "Something rude" not in html

@@ -425,6 +425,14 @@ def test_pages_open_for_their_role(world: World, name: str) -> None:
     role = PAGES[name]
     response = world.client_as(role).get(path_of(route_named(name), world), follow_redirects=False)
     assert response.status_code == 200, response.text[:300]
+    assert "'unsafe-inline'" not in response.headers["content-security-policy"]
+    if response.headers["content-type"].startswith("text/html"):
+        # The policy allows scripts and styles from our files only: markup that relies on inline
+        # ones would silently break in the browser.
+        html = response.text
+        assert not re.search(r"<script(?![^>]*\bsrc=)", html), "inline <script>"
+        assert not re.search(r"<style\b|\sstyle=", html), "inline style"
+        assert not re.search(r"<[^>]*\son[a-z]+\s*=", html), "inline event handler"
 
 
 @pytest.mark.parametrize("name", [name for name in PAGE_NAMES if PAGES[name] in LOWER_ROLE])
