@@ -79,7 +79,9 @@ def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
+# Per module: Playwright's sync API keeps an event loop on the main thread while it runs, which
+# would break later tests that start their own.
+@pytest.fixture(scope="module")
 def browser(chromium_path: Path):  # type: ignore[no-untyped-def]
     from playwright.sync_api import sync_playwright
 
