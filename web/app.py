@@ -174,6 +174,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    owns_db = db is None
     db = db or Database(settings.database_url)
     secret = keys.secret_key(db, settings.secret_key)
 
@@ -187,6 +188,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 thread, stop = running
                 stop.set()
                 thread.join(timeout=10)
+            if owns_db:
+                db.dispose()
 
     app = Starlette(
         routes=routes,

@@ -15,7 +15,9 @@ from ideas.settings import Settings
 
 
 def _database(settings: Settings) -> Database:
-    return Database(settings.database_url)
+    database = Database(settings.database_url)
+    click.get_current_context().call_on_close(database.dispose)
+    return database
 
 
 def _require_schema(db: Database) -> None:
