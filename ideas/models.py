@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -136,6 +137,8 @@ class Idea(Base):
     comment_count: Mapped[int] = mapped_column(default=0)
     comments_locked: Mapped[bool] = mapped_column(Boolean, default=False)
     hidden_at: Mapped[datetime | None]
+    # Set when staff merge this idea into another (the surviving idea); cleared by an undo.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -169,6 +172,10 @@ class Vote(Base):
     idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # A vote carried onto the surviving idea by a merge (removed again by its undo).
+    via_merge_id: Mapped[int | None] = mapped_column(
+        ForeignKey("merges.id", ondelete="CASCADE"), index=True
+    )
 
 
 class Comment(Base):
@@ -196,6 +203,10 @@ class Follow(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A follow carried onto the surviving idea by a merge (removed again by its undo).
+    via_merge_id: Mapped[int | None] = mapped_column(
+        ForeignKey("merges.id", ondelete="CASCADE"), index=True
+    )
 
 
 class Notification(Base):
@@ -266,3 +277,50 @@ class SiteSetting(Base):
 
     key: Mapped[str] = mapped_column(String(60), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class Merge(Base):
+    """Staff merged `source` into `target`; what the merge carried over points back here, so
+    an undo restores the state exactly."""
+
+    __tablename__ = "merges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"), index=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    undone_at: Mapped[datetime | None]
+
+
+class DuplicateCandidate(Base):
+    """A pair of ideas that look alike, waiting for staff (or decided). `idea_id` < `other_id`."""
+
+    __tablename__ = "duplicate_candidates"
+    __table_args__ = (
+        UniqueConstraint("idea_id", "other_id", name="uq_duplicate_candidates_pair"),
+        Index("ix_duplicate_candidates_status", "status", "score"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"))
+    other_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"), index=True)
+    score: Mapped[float]
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending, dismissed, merged
+    source: Mapped[str] = mapped_column(String(20), default="similarity")  # or "author"
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]
+
+
+class IdeaEmbedding(Base):
+    """An idea's text vector (L2-normalised float32 bytes) and the model that made it."""
+
+    __tablename__ = "idea_embeddings"
+
+    idea_id: Mapped[int] = mapped_column(
+        ForeignKey("ideas.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(100), index=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
