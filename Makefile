@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml Makefile
 run: install
 	$(BIN)/ideas-portal db upgrade
 	$(BIN)/ideas-portal demo --if-empty
+	$(BIN)/ideas-portal embeddings rebuild
 	$(BIN)/ideas-portal serve --host $(HOST) --port $(PORT)
 
 test: install

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ideas import audit, counters, follows, notifications
+from ideas import audit, counters, follows, merges, notifications
 from ideas.errors import N_, Errors, Forbidden, NotFound
 from ideas.ideas import ensure_can_act
 from ideas.models import Comment, Idea, User, utcnow
@@ -62,10 +62,12 @@ def add(
 
 
 def threads(session: Session, idea: Idea, viewer: User | None) -> list[Thread]:
-    """The idea's comments in threads. Hidden comments are for the team, but a hidden comment
+    """The idea's comments in threads, with those of the ideas merged into it (their
+    `idea_id` says where they come from). Hidden comments are for the team, but a hidden comment
     with visible replies stays as the thread's head (its page shows it as removed)."""
     staff = bool(viewer and viewer.is_staff)
-    query = select(Comment).where(Comment.idea_id == idea.id).order_by(Comment.id)
+    ids = merges.tree_ids(session, idea.id)
+    query = select(Comment).where(Comment.idea_id.in_(ids)).order_by(Comment.id)
     by_id: dict[int, Thread] = {}
     for comment in session.scalars(query):
         if comment.parent_id is None:

@@ -7,6 +7,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from ideas import merges
 from ideas.models import Follow, User
 
 
@@ -19,7 +20,13 @@ def follow(session: Session, user: User, idea_id: int) -> None:
 
 
 def unfollow(session: Session, user: User, idea_id: int) -> None:
-    session.execute(delete(Follow).where(Follow.idea_id == idea_id, Follow.user_id == user.id))
+    """Also ends the follows a merge carried here stands for (on ideas merged into this one),
+    so that no later merge or undo brings the person back."""
+    session.execute(
+        delete(Follow).where(
+            Follow.idea_id.in_(merges.tree_ids(session, idea_id)), Follow.user_id == user.id
+        )
+    )
 
 
 def is_following(session: Session, user: User | None, idea_id: int) -> bool:

@@ -108,6 +108,7 @@ def _filtered(
         query = query.where(Idea.board_id == board.id)
     if status in STATUSES:
         query = query.where(Idea.status == status)
+    query = query.where(Idea.merged_into_id.is_(None))  # a merged idea lives on in another
     if not (viewer and viewer.is_staff):
         query = query.where(Idea.hidden_at.is_(None))
     for term in search_terms(q):

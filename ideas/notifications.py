@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from ideas.models import Notification, User, utcnow
 
-KINDS = ("status_changed", "comment", "reply")
+KINDS = ("status_changed", "comment", "reply", "merged")
 
 
 def notify(

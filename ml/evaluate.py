@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ml.embedders import Embedder
+
 
 @dataclass(frozen=True)
 class Record:
@@ -143,3 +145,25 @@ def cosine_scores(vectors: np.ndarray) -> np.ndarray:
     """All-pairs cosine of L2-normalised row vectors."""
     vectors = np.asarray(vectors, dtype=np.float32)
     return vectors @ vectors.T
+
+
+def evaluate_embedder(
+    records: Sequence[Record], embedder: Embedder, threshold: float | None = None
+) -> dict[str, float]:
+    """The metrics of the portal's own pipeline on labelled records: idea vectors from
+    ``embedder`` (fitted on the records first if it learns from them), ranked as the shipped
+    ``DuplicateScorer`` ranks (CSLS) and decided by its calibrated score at ``threshold``
+    (default: the shipped one). ``best_f1_threshold`` is on the same calibrated scale."""
+    from ml.duplicates import DuplicateScorer, idea_text, idea_vectors
+
+    scorer = DuplicateScorer.shipped()
+    embedder.fit([idea_text(r.title, r.description) for r in records])
+    vectors = idea_vectors(embedder, [r.title for r in records], [r.description for r in records])
+    groups = [r.group for r in records]
+    threshold = scorer.threshold_ if threshold is None else threshold
+    result: dict[str, float] = dict(ranking_metrics(scorer.csls_matrix(vectors), groups))
+    decided = scorer.score_matrix(vectors)
+    result.update(pair_metrics(decided, groups, threshold))
+    best, best_f1 = best_f1_threshold(decided, groups)
+    result.update({"threshold": threshold, "best_f1": best_f1, "best_f1_threshold": best})
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}

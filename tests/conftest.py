@@ -74,6 +74,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         worker=False,
         rate_limits=None,
         mail_dir=tmp_path / "mail",
+        embedding_backend="hashing",  # fit-free and fast; one test runs the real MiniLM
     )
 
 

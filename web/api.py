@@ -9,14 +9,14 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ideas import boards, comments, votes
+from ideas import boards, comments, embeddings, merges, votes
 from ideas import ideas as idea_rules
 from ideas.errors import N_, Errors
 from ideas.ideas import SORTS, STATUSES
 from ideas.models import Board, Comment, Idea
 from web import openapi as spec
 from web import security
-from web.forms import MAX_ID, page_number, text, with_json
+from web.forms import MAX_ID, page_number, text, whole_number, with_json
 from web.views.common import db, signed_in, staff
 
 
@@ -41,6 +41,7 @@ def idea_json(request: Request, idea: Idea) -> dict[str, Any]:
         "author": idea.author.name,
         "created_at": idea.created_at.isoformat(),
         "url": str(request.url_for("idea", id=idea.id)),
+        "merged_into": idea.merged_into_id,
     }
 
 
@@ -94,12 +95,16 @@ def list_ideas(request: Request) -> Response:
 def create_idea(request: Request, data: dict[str, Any]) -> Response:
     user = signed_in(request)
     security.limit(request, "submit")
+    embedder = request.app.state.embedder
+    vector = embeddings.vector_of(embedder, text(data, "title"), text(data, "description"))
     with db(request).transaction() as session:
         board = _board_field(session, data)
         idea = idea_rules.submit(
             session, user, board, text(data, "title"), text(data, "description")
         )
+        embeddings.save(session, embedder.name, [idea.id], vector)
         body = idea_json(request, idea)
+    request.app.state.similar.written()
     return JSONResponse(body, status_code=201, headers={"Location": body["url"]})
 
 
@@ -179,3 +184,65 @@ def set_status(request: Request, data: dict[str, Any]) -> Response:
         idea_rules.set_status(session, actor, idea, text(data, "status"), text(data, "note"))
         body = idea_json(request, idea)
     return JSONResponse(body)
+
+
+@with_json
+def merge(request: Request, data: dict[str, Any]) -> Response:
+    """Merges the idea into `into` (staff); answers with the surviving idea."""
+    actor = staff(request)
+    into = data.get("into")
+    if not isinstance(into, int) or isinstance(into, bool) or not 0 < into <= MAX_ID:
+        errors = Errors()
+        errors.add("into", N_("Give the number of the idea to merge into."))
+        errors.raise_if_any()
+    assert isinstance(into, int)
+    with db(request).transaction() as session:
+        source = idea_rules.get(session, request.path_params["id"], actor)
+        target = idea_rules.get(session, into, actor)
+        record = merges.merge(session, actor, source, target)
+        surviving = idea_rules.get(session, record.target_id, actor)
+        body = idea_json(request, surviving)
+    return JSONResponse(body)
+
+
+@with_json
+def unmerge(request: Request, data: dict[str, Any]) -> Response:
+    """Undoes the idea's merge (staff); answers with the restored idea."""
+    actor = staff(request)
+    with db(request).transaction() as session:
+        idea = merges.unmerge(
+            session, actor, idea_rules.get(session, request.path_params["id"], actor)
+        )
+        body = idea_json(request, idea)
+    return JSONResponse(body)
+
+
+def similar_ideas(request: Request) -> Response:
+    """The ideas closest to the text `q`: merged and hidden ones never, closed ones too."""
+    params = request.query_params
+    q = params.get("q", "")[:300].strip()
+    raw_limit = params.get("limit")
+    limit = whole_number(raw_limit) if raw_limit else 5
+    errors = Errors()
+    if not q:
+        errors.add("q", N_("Give the text to compare."))
+    if limit is None or not 1 <= limit <= 20:
+        errors.add("limit", N_("A whole number from %(min)d to %(max)d."), min=1, max=20)
+    errors.raise_if_any()
+    assert limit is not None
+    with db(request).reading() as session:
+        board = boards.get_by_slug(session, params["board"]) if params.get("board") else None
+    found = request.app.state.similar.similar(q, board.id if board else None, limit)
+    return JSONResponse(
+        [
+            {
+                "id": match.idea.id,
+                "title": match.idea.title,
+                "status": match.idea.status,
+                "votes": match.idea.vote_count,
+                "score": round(match.score, 4),
+                "url": str(request.url_for("idea", id=match.idea.id)),
+            }
+            for match in found
+        ]
+    )

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ideas import keys, worker
+from ideas import embeddings, keys, similar, worker
 from ideas.db import Database
 from ideas.errors import N_, Conflict, DomainError, Forbidden, NotFound, ValidationError
 from ideas.i18n import negotiate, supported, translations
@@ -27,7 +27,8 @@ from web import api
 from web.forms import MAX_ID
 from web.security import AuthMiddleware, GuardMiddleware, RequestRefused
 from web.templating import Pages
-from web.views import admin, auth, ideas, notifications, staff
+from web.views import admin, auth, duplicates, ideas, notifications, staff
+from web.views import similar as similar_views
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -51,6 +52,7 @@ routes = [
     Route("/", ideas.home, name="home"),
     Route("/b/{slug}", ideas.board_page, name="board"),
     Route("/ideas/new", ideas.new_form, name="new_idea"),
+    Route("/ideas/similar", similar_views.fragment, name="similar_ideas"),
     Route("/ideas", ideas.create, methods=["POST"], name="create_idea"),
     Route("/ideas/{id:id}", ideas.show, name="idea"),
     Route("/ideas/{id:id}/edit", ideas.edit_form, name="edit_idea"),
@@ -65,6 +67,9 @@ routes = [
     Route("/ideas/{id:id}/restore", staff.restore_idea, methods=["POST"], name="restore_idea"),
     Route("/ideas/{id:id}/lock", staff.lock_comments, methods=["POST"], name="lock_comments"),
     Route("/ideas/{id:id}/unlock", staff.unlock_comments, methods=["POST"], name="unlock_comments"),
+    Route("/ideas/{id:id}/merge", duplicates.merge_idea, methods=["POST"], name="merge_idea"),
+    Route("/ideas/{id:id}/unmerge", duplicates.unmerge_idea, methods=["POST"], name="unmerge_idea"),
+    Route("/ideas/{id:id}/same", duplicates.same_as, methods=["POST"], name="same_as"),
     Route("/comments/{id:id}/hide", staff.hide_comment, methods=["POST"], name="hide_comment"),
     Route(
         "/comments/{id:id}/restore",
@@ -86,6 +91,19 @@ routes = [
     Route("/notifications/read", notifications.mark_read, methods=["POST"], name="mark_read"),
     Route("/staff/moderation", staff.moderation, name="moderation"),
     Route("/staff/audit", staff.audit_log, name="audit"),
+    Route("/staff/duplicates", duplicates.queue, name="duplicates"),
+    Route(
+        "/staff/duplicates/{id:id}/merge",
+        duplicates.merge_candidate,
+        methods=["POST"],
+        name="merge_candidate",
+    ),
+    Route(
+        "/staff/duplicates/{id:id}/dismiss",
+        duplicates.dismiss_candidate,
+        methods=["POST"],
+        name="dismiss_candidate",
+    ),
     Route("/users/{id:id}/block", staff.block_user, methods=["POST"], name="block_user"),
     Route("/users/{id:id}/unblock", staff.unblock_user, methods=["POST"], name="unblock_user"),
     Route("/admin/boards", admin.board_list, name="admin_boards"),
@@ -99,6 +117,7 @@ routes = [
     Route("/api/v1/boards", api.list_boards, name="api_boards"),
     Route("/api/v1/ideas", api.list_ideas, name="api_ideas"),
     Route("/api/v1/ideas", api.create_idea, methods=["POST"], name="api_create_idea"),
+    Route("/api/v1/ideas/similar", api.similar_ideas, name="api_similar_ideas"),
     Route("/api/v1/ideas/{id:id}", api.get_idea, name="api_idea"),
     Route("/api/v1/ideas/{id:id}/vote", api.vote, methods=["POST"], name="api_vote"),
     Route("/api/v1/ideas/{id:id}/vote", api.unvote, methods=["DELETE"], name="api_unvote"),
@@ -107,6 +126,8 @@ routes = [
         "/api/v1/ideas/{id:id}/comments", api.add_comment, methods=["POST"], name="api_add_comment"
     ),
     Route("/api/v1/ideas/{id:id}/status", api.set_status, methods=["POST"], name="api_status"),
+    Route("/api/v1/ideas/{id:id}/merge", api.merge, methods=["POST"], name="api_merge"),
+    Route("/api/v1/ideas/{id:id}/unmerge", api.unmerge, methods=["POST"], name="api_unmerge"),
     Mount("/static", StaticFiles(directory=STATIC), name="static"),
 ]
 
@@ -181,6 +202,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         running = worker.start_in_thread(db, settings) if settings.worker else None
+        app.state.similar.start_warming()  # the model loads in seconds: not on the way in
         try:
             yield
         finally:
@@ -218,4 +240,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = db
     app.state.secret_key = secret
     app.state.pages = Pages(app.router)
+    # Built once per process; the model itself loads lazily (see the lifespan).
+    app.state.embedder = embeddings.make_shared(settings.embedding_backend)
+    app.state.similar = similar.SimilarIdeas(db, app.state.embedder)
     return app

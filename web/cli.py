@@ -164,5 +164,60 @@ def worker_command(settings: Settings, once: bool) -> None:
         sys.exit(0)
 
 
+@main.group()
+def embeddings() -> None:
+    """Stored idea vectors (for similar ideas and duplicates)."""
+
+
+@embeddings.command("rebuild")
+@click.pass_obj
+def embeddings_rebuild(settings: Settings) -> None:
+    """Compute the vector of every idea that has none by the configured model."""
+    from tqdm import tqdm
+
+    from ideas import embeddings as idea_embeddings
+
+    database = _database(settings)
+    _require_schema(database)
+    embedder = idea_embeddings.make_shared(settings.embedding_backend)
+    total = idea_embeddings.stale_count(database, embedder.name)
+    with tqdm(total=total, unit="idea", desc=embedder.name, disable=total == 0) as bar:
+        done = idea_embeddings.rebuild(database, embedder, bar.update)
+    click.echo(f"{done} ideas embedded with {embedder.name}.")
+
+
+@main.group("eval")
+def evaluate() -> None:
+    """Measure the ML components on labelled data."""
+
+
+@evaluate.command("duplicates")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--backend",
+    type=click.Choice(["minilm", "hashing", "tfidf"]),
+    default=None,
+    help="Embedder (default: EMBEDDING_BACKEND).",
+)
+@click.option("--threshold", type=float, default=None, help="Default: the shipped threshold.")
+@click.pass_obj
+def evaluate_duplicates(
+    settings: Settings, file: str, backend: str | None, threshold: float | None
+) -> None:
+    """Duplicate-detection metrics of FILE.jsonl ({"id", "title", "description", "group"})."""
+    import json
+
+    from ml.embedders import make_embedder
+    from ml.evaluate import evaluate_embedder, load_jsonl
+
+    records = load_jsonl(file)
+    if len(records) < 2:
+        raise click.ClickException(f"{file}: at least two records are needed.")
+    embedder = make_embedder(backend or settings.embedding_backend)
+    metrics = evaluate_embedder(records, embedder, threshold)  # fits a backend that learns
+    result = {"backend": embedder.name, "records": len(records), **metrics}
+    click.echo(json.dumps(result, indent=2))
+
+
 if __name__ == "__main__":
     main()

@@ -106,6 +106,10 @@ SCHEMAS: dict[str, Any] = {
             "author": {"type": "string", "description": "The author's display name."},
             "created_at": TIMESTAMP,
             "url": {"type": "string", "format": "uri", "description": "The idea's page."},
+            "merged_into": {
+                "type": ["integer", "null"],
+                "description": "The idea this one was merged into (its votes count there).",
+            },
         },
         "required": [
             "id",
@@ -118,7 +122,26 @@ SCHEMAS: dict[str, Any] = {
             "author",
             "created_at",
             "url",
+            "merged_into",
         ],
+        "additionalProperties": False,
+    },
+    "SimilarIdea": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer", "minimum": 1},
+            "title": {"type": "string", "minLength": 1, "maxLength": TITLE_LIMITS[1]},
+            "status": ref("Status"),
+            "votes": COUNT,
+            "score": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": 1,
+                "description": "How alike the two look (calibrated: higher is closer).",
+            },
+            "url": {"type": "string", "format": "uri", "description": "The idea's page."},
+        },
+        "required": ["id", "title", "status", "votes", "score", "url"],
         "additionalProperties": False,
     },
     "IdeaList": {
@@ -189,6 +212,19 @@ SCHEMAS: dict[str, Any] = {
             },
         },
         "required": ["body"],
+        "additionalProperties": False,
+    },
+    "MergeRequest": {
+        "type": "object",
+        "properties": {
+            "into": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "The idea to merge into (or, if that one was merged, the idea "
+                "it lives on in).",
+            },
+        },
+        "required": ["into"],
         "additionalProperties": False,
     },
     "StatusChange": {
@@ -364,6 +400,42 @@ PATHS: dict[str, Any] = {
             },
         },
     },
+    "/api/v1/ideas/similar": {
+        "get": {
+            "operationId": "similarIdeas",
+            "summary": "The ideas closest to a text",
+            "description": "What the submit form shows while a title is typed: the nearest "
+            "ideas by meaning, best first. Merged and hidden ideas never show; shipped and "
+            "declined ones do.",
+            "tags": ["ideas"],
+            "security": OPTIONAL_AUTH,
+            "parameters": [
+                {
+                    "name": "q",
+                    "in": "query",
+                    "required": True,
+                    "description": "The text, e.g. a title being typed (first 300 characters).",
+                    "schema": {"type": "string", "minLength": 1},
+                },
+                {
+                    "name": "board",
+                    "in": "query",
+                    "description": "A board's slug.",
+                    "schema": STRING,
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 20, "default": 5},
+                },
+            ],
+            "responses": {
+                "200": response("The closest ideas, best first.", array_of("SimilarIdea")),
+                **errors("InvalidQuery"),
+                "404": response("There is no board with this slug.", ref("Error")),
+            },
+        },
+    },
     "/api/v1/ideas/{id}": {
         "parameters": [id_parameter()],
         "get": {
@@ -444,6 +516,40 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": response("The idea after the change.", ref("Idea")),
                 **errors(*WRITE_ERRORS, "NotFound"),
+            },
+        },
+    },
+    "/api/v1/ideas/{id}/merge": {
+        "parameters": [id_parameter()],
+        "post": {
+            "operationId": "mergeIdea",
+            "summary": "Merge the idea into another one",
+            "description": "Staff and admins only. The idea leaves the lists; its voters count "
+            "once on the surviving idea and its followers follow it (and are notified). "
+            "409 when the idea is already merged.",
+            "tags": ["ideas"],
+            "security": AUTH,
+            "x-role": "staff",
+            "requestBody": {"required": True, "content": {JSON: {"schema": ref("MergeRequest")}}},
+            "responses": {
+                "200": response("The surviving idea.", ref("Idea")),
+                **errors(*WRITE_ERRORS, "NotFound", "Conflict"),
+            },
+        },
+    },
+    "/api/v1/ideas/{id}/unmerge": {
+        "parameters": [id_parameter()],
+        "post": {
+            "operationId": "unmergeIdea",
+            "summary": "Undo the idea's merge",
+            "description": "Staff and admins only. Restores the state before the merge: "
+            "counts, followers, lists. 409 when the idea is not merged.",
+            "tags": ["ideas"],
+            "security": AUTH,
+            "x-role": "staff",
+            "responses": {
+                "200": response("The restored idea.", ref("Idea")),
+                **errors(*WRITE_ERRORS, "NotFound", "Conflict"),
             },
         },
     },

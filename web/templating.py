@@ -11,10 +11,12 @@ from typing import Any
 from babel.dates import format_datetime, format_timedelta
 from babel.support import NullTranslations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Router
 
+from ideas import duplicates
 from ideas.errors import Message
 from ideas.i18n import LOCALE_NAMES, translations
 from ideas.ideas import STATUS_LABELS, STATUSES
@@ -50,6 +52,16 @@ def make_environment() -> Environment:
     return env
 
 
+def _pending_duplicates(request: Request) -> int:
+    """For the team's menu; asked only when a page shows it (to the team). The error page for
+    an unavailable database shows the menu too: then no count."""
+    try:
+        with request.app.state.db.reading() as session:
+            return duplicates.pending_count(session)
+    except SQLAlchemyError:
+        return 0
+
+
 class Pages:
     def __init__(self, router: Router) -> None:
         self.env = make_environment()
@@ -75,6 +87,7 @@ class Pages:
             "request": request,
             "user": getattr(request.state, "user", None),
             "unread": getattr(request.state, "unread", 0),
+            "pending_duplicates": lambda: _pending_duplicates(request),
             "locale": locale,
             "csrf_token": csrf_token(request),
             "url": self.path,

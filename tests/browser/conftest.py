@@ -55,6 +55,7 @@ def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         "RATE_LIMITS": "off",
         "WORKER": "off",
         "LOG_LEVEL": "WARNING",
+        "EMBEDDING_BACKEND": "hashing",  # fast to start; MiniLM is tested once, in tests/web
         "MAIL_DIR": str(tmp_path_factory.mktemp("mail")),
     }
     env.pop("SMTP_HOST", None)

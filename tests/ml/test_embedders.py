@@ -7,7 +7,13 @@ import warnings
 import numpy as np
 import pytest
 
-from ml.embedders import MiniLMEmbedder, TfidfEmbedder, l2_normalise, make_embedder
+from ml.embedders import (
+    HashingEmbedder,
+    MiniLMEmbedder,
+    TfidfEmbedder,
+    l2_normalise,
+    make_embedder,
+)
 
 TEXTS = [
     "Dark mode for the whole portal",
@@ -60,8 +66,24 @@ def test_tfidf_tiny_corpus_shrinks_the_dimensions():
     assert vectors.shape == (2, 1)
 
 
+def test_hashing_is_fit_free_stable_and_normalised():
+    embedder = HashingEmbedder()
+    assert embedder.fit(TEXTS) is embedder and embedder.name == "hashing-v1"
+    vectors = embedder.transform(TEXTS)
+    assert vectors.dtype == np.float32 and vectors.shape == (6, 4096)
+    np.testing.assert_allclose(np.linalg.norm(vectors[:5], axis=1), 1.0, rtol=1e-5)
+    # the same text gives the same vector in any batch, with or without a "fit" on other texts
+    again = HashingEmbedder().fit(["something else entirely"]).transform(TEXTS[2:3])
+    np.testing.assert_array_equal(vectors[2:3], again)
+    sims = vectors @ vectors.T
+    assert sims[2, 3] > sims[2, 0]  # both about the roadmap
+    assert HashingEmbedder(n_features=512).name == "hashing-v1-512"
+    assert HashingEmbedder().transform([]).shape == (0, 4096)
+
+
 def test_make_embedder_names_and_unknowns():
     assert isinstance(make_embedder("tfidf"), TfidfEmbedder)
+    assert isinstance(make_embedder("hashing"), HashingEmbedder)
     with pytest.raises(ValueError):
         make_embedder("word2vec")
 
@@ -71,8 +93,8 @@ def test_make_embedder_falls_back_with_one_log_line(monkeypatch, caplog):
     monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
     with caplog.at_level(logging.WARNING, logger="ml.embedders"):
         embedder = make_embedder("minilm")
-    assert isinstance(embedder, TfidfEmbedder)
-    assert len(caplog.records) == 1 and "TF-IDF" in caplog.records[0].getMessage()
+    assert isinstance(embedder, HashingEmbedder)  # fit-free: a live portal can use it
+    assert len(caplog.records) == 1 and "hashing" in caplog.records[0].getMessage()
 
 
 def test_minilm_missing_package_gives_a_clear_error(monkeypatch):

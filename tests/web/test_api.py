@@ -87,6 +87,7 @@ def test_ideas_list_gives_a_page_with_totals(
         "author": "Ada",
         "created_at": item["created_at"],
         "url": f"http://testserver/ideas/{idea.id}",
+        "merged_into": None,
     }
     assert item["created_at"].startswith(str(idea.created_at.year))
 

@@ -105,5 +105,59 @@ def test_every_command_has_help(run) -> None:
         ["user", "create", "--help"],
         ["token", "create", "--help"],
         ["worker", "--help"],
+        ["embeddings", "rebuild", "--help"],
+        ["eval", "duplicates", "--help"],
     ):
         assert run(*args).exit_code == 0
+
+
+def test_embeddings_rebuild_embeds_every_idea_once(run, db: Database, make_idea, monkeypatch):  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from ideas.models import IdeaEmbedding
+
+    monkeypatch.setenv("EMBEDDING_BACKEND", "hashing")
+    ideas = [make_idea(f"Idea number {n} about exports") for n in range(3)]
+    result = run("embeddings", "rebuild")
+    assert result.exit_code == 0, result.output
+    assert "3 ideas embedded with hashing-v1." in result.output
+    with db.reading() as session:
+        rows = session.scalars(select(IdeaEmbedding)).all()
+    assert sorted(row.idea_id for row in rows) == [idea.id for idea in ideas]
+    assert "0 ideas embedded" in run("embeddings", "rebuild").output
+
+
+def test_eval_duplicates_prints_the_metrics(run, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    monkeypatch.setenv("EMBEDDING_BACKEND", "hashing")
+    records = [
+        ("Dark mode for the portal", "dark"),
+        ("Please add a dark theme to the portal", "dark"),
+        ("Export the roadmap as CSV", "csv"),
+        ("Roadmap export to a CSV file", "csv"),
+        ("Email me when an idea ships", None),
+        ("Keyboard shortcuts for voting", None),
+    ]
+    data = tmp_path / "dups.jsonl"
+    data.write_text(
+        "\n".join(
+            json.dumps({"id": str(i), "title": t, "description": "", "group": g})
+            for i, (t, g) in enumerate(records)
+        ),
+        encoding="utf-8",
+    )
+    result = run("eval", "duplicates", str(data))
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.output)
+    for key in ("recall_at_1", "recall_at_5", "mrr", "pair_precision", "pair_recall"):
+        assert 0.0 <= metrics[key] <= 1.0
+    assert metrics["recall_at_5"] == 1.0 and "pair_f1" in metrics
+    assert "best_f1_threshold" in metrics and metrics["backend"] == "hashing-v1"
+    tfidf = json.loads(
+        run("eval", "duplicates", str(data), "--backend", "tfidf", "--threshold", "0.5").output
+    )
+    assert tfidf["threshold"] == 0.5 and tfidf["backend"].startswith("tfidf-lsa")
+    tiny = tmp_path / "one.jsonl"
+    tiny.write_text(json.dumps({"id": "1", "title": "x", "group": None}), encoding="utf-8")
+    assert run("eval", "duplicates", str(tiny)).exit_code != 0

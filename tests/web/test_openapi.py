@@ -136,7 +136,7 @@ def test_every_api_route_is_documented_and_nothing_else() -> None:
                     in_routes.add((path, method.lower()))
     documented = {(path, method) for path, method, _ in operations()}
     assert in_routes == documented
-    assert len(documented) == 10
+    assert len(documented) == 13
 
 
 def test_the_served_document_is_valid_openapi_3_1(client: TestClient) -> None:
@@ -218,8 +218,10 @@ def test_the_schemas_are_strict() -> None:
         "author": "Ada",
         "created_at": "2024-05-01T10:00:00+00:00",
         "url": "http://testserver/ideas/1",
+        "merged_into": None,
     }
     assert schema_of("Idea").is_valid(idea)
+    assert schema_of("Idea").is_valid({**idea, "merged_into": 7})
     assert not schema_of("Idea").is_valid({**idea, "secret": "x"})
     assert not schema_of("Idea").is_valid(
         {key: value for key, value in idea.items() if key != "url"}
@@ -381,6 +383,9 @@ def test_a_realistic_sequence_of_calls_conforms(
         )
     )
     conforms(client.get(f"{API}/ideas", params={"status": "planned"}))
+    similar = conforms(client.get(f"{API}/ideas/similar", params={"q": "Offline mode"})).json()
+    assert similar[0]["id"] == first["id"]
+    conforms(client.get(f"{API}/ideas/similar", params={"q": ""}))
 
     # a browser session: refused without its CSRF token, accepted with it
     sign_in(client, ada.email)

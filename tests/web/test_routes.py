@@ -24,7 +24,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from ideas import accounts, boards, comments
+from ideas import accounts, boards, comments, duplicates, merges
 from ideas import ideas as idea_rules
 from ideas.db import Database
 from ideas.models import Base, Job, User
@@ -65,6 +65,13 @@ ACTIONS: dict[str, str] = {
     "block_user": "staff",
     "unblock_user": "staff",
     "api_status": "staff",
+    "same_as": "member",
+    "merge_idea": "staff",
+    "unmerge_idea": "staff",
+    "merge_candidate": "staff",
+    "dismiss_candidate": "staff",
+    "api_merge": "staff",
+    "api_unmerge": "staff",
     "create_board": "admin",
     "update_board": "admin",
     "set_role": "admin",
@@ -85,11 +92,14 @@ PAGES: dict[str, str] = {
     "api_ideas": "anonymous",
     "api_idea": "anonymous",
     "api_comments": "anonymous",
+    "api_similar_ideas": "anonymous",
+    "similar_ideas": "anonymous",
     "new_idea": "member",
     "edit_idea": "member",
     "notifications": "member",
     "moderation": "staff",
     "audit": "staff",
+    "duplicates": "staff",
     "admin_boards": "admin",
     "edit_board": "admin",
     "admin_users": "admin",
@@ -167,6 +177,9 @@ class World:
     reset_token: str  # the author's
     clients: Callable[[], TestClient]
     _counter: Iterator[int]
+    other_idea_id: int = 0  # a second idea, a pending duplicate of the first
+    merged_idea_id: int = 0  # a third one, merged into the second
+    candidate_id: int = 0  # the pending pair (first, second)
 
     def user(self, role: str) -> User:
         number = next(self._counter)
@@ -204,6 +217,13 @@ def world(app: Starlette, db: Database) -> Iterator[World]:
         board = boards.create_board(session, None, "Main board", "", None)
         idea = idea_rules.submit(session, author, board, "Export the roadmap as CSV", "Please.")
         comment = comments.add(session, other, idea, "Me too, every week.")
+        second = idea_rules.submit(session, other, board, "Roadmap export to CSV", "")
+        third = idea_rules.submit(session, other, board, "CSV download of the roadmap", "")
+        team = accounts.create_user(session, "team@example.com", "Team", None, "staff")
+        merges.merge(session, team, third, second)
+        candidate = duplicates.suggest(session, idea.id, second.id, 0.9)
+        assert candidate is not None
+        session.flush()
         accounts.request_password_reset(
             session, author.email, app.state.secret_key, app.state.settings.base_url, "en"
         )
@@ -222,6 +242,9 @@ def world(app: Starlette, db: Database) -> Iterator[World]:
             reset_token=token.group(1),
             clients=lambda: stack.enter_context(TestClient(app)),
             _counter=iter(range(1, 1000)),
+            other_idea_id=second.id,
+            merged_idea_id=third.id,
+            candidate_id=candidate.id,
         )
 
 
@@ -232,15 +255,24 @@ def path_of(route: Route, world: World) -> str:
             params[param] = world.board_slug
         elif param == "token":
             params[param] = world.reset_token
+        elif param == "id" and route.name in ("unmerge_idea", "api_unmerge"):
+            params[param] = world.merged_idea_id
         elif param == "id" and route.path.startswith(("/ideas/", "/api/v1/ideas/")):
             params[param] = world.idea_id
+        elif param == "id" and route.path.startswith("/staff/duplicates/"):
+            params[param] = world.candidate_id
         elif param == "id" and route.path.startswith("/comments/"):
             params[param] = world.comment_id
         elif param == "id" and route.path.startswith(("/users/", "/admin/users/")):
             params[param] = world.other.id
         else:
             pytest.fail(f"{route.name}: say how to build the path parameter {param!r}")
-    return str(route.url_path_for(route.name, **params))
+    path = str(route.url_path_for(route.name, **params))
+    return path + QUERIES.get(route.name, "")
+
+
+# A query string that the route needs to answer 200.
+QUERIES = {"api_similar_ideas": "?q=roadmap", "similar_ideas": "?q=roadmap"}
 
 
 # A body that the route accepts, so that the positive control shows the refusals are real.
@@ -268,6 +300,9 @@ BODIES: dict[str, Callable[[World], dict[str, Any]]] = {
     },
     "api_add_comment": lambda w: {"body": "A thoughtful comment."},
     "api_status": lambda w: {"status": "planned", "note": "Next quarter."},
+    "same_as": lambda w: {"other": f"/ideas/{w.other_idea_id}"},
+    "merge_idea": lambda w: {"into": str(w.other_idea_id)},
+    "api_merge": lambda w: {"into": w.other_idea_id},
 }
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ideas import boards, comments, follows, votes
+from ideas import boards, comments, embeddings, follows, merges, votes
 from ideas import ideas as idea_rules
 from ideas.errors import N_, Conflict, ValidationError
 from ideas.ideas import SORTS, STATUSES
@@ -65,6 +65,8 @@ def _idea_context(session: Session, idea: Idea, user: User | None) -> dict[str, 
         "remaining": votes.remaining(session, user, idea.board),
         "following": follows.is_following(session, user, idea.id),
         "followers": follows.followers(session, idea.id),
+        "merged_into": merges.surviving(session, idea) if idea.merged_into_id else None,
+        "merged_titles": {merged.id: merged.title for merged in merges.merged_into(session, idea)},
         "comment_form": {},
         "errors": {},
     }
@@ -94,12 +96,15 @@ def new_form(request: Request) -> Response:
 def create(request: Request, form: dict[str, str]) -> Response:
     user = signed_in(request)
     security.limit(request, "submit")
+    embedder = request.app.state.embedder  # embedding is CPU work: before the transaction
+    vector = embeddings.vector_of(embedder, text(form, "title"), text(form, "description"))
     try:
         with db(request).transaction() as session:
             board = boards.get_by_slug(session, text(form, "board"))
             idea = idea_rules.submit(
                 session, user, board, text(form, "title"), text(form, "description")
             )
+            embeddings.save(session, embedder.name, [idea.id], vector)
     except ValidationError as error:
         with db(request).reading() as session:
             all_boards = boards.all_boards(session)
@@ -109,6 +114,7 @@ def create(request: Request, form: dict[str, str]) -> Response:
             {"boards": all_boards, "form": form, "errors": error.fields, "idea": None},
             status_code=400,
         )
+    request.app.state.similar.written()
     flash(request, N_("Thanks! Your idea is posted and your vote is counted."))
     return RedirectResponse(request.url_for("idea", id=idea.id).path, 303)
 
@@ -127,10 +133,13 @@ def edit_form(request: Request) -> Response:
 @with_form
 def update(request: Request, form: dict[str, str]) -> Response:
     user = signed_in(request)
+    embedder = request.app.state.embedder
+    vector = embeddings.vector_of(embedder, text(form, "title"), text(form, "description"))
     try:
         with db(request).transaction() as session:
             idea = idea_rules.get(session, request.path_params["id"], user)
             idea_rules.edit(session, user, idea, text(form, "title"), text(form, "description"))
+            embeddings.save(session, embedder.name, [idea.id], vector)
     except ValidationError as error:
         with db(request).reading() as session:
             idea = idea_rules.get(session, request.path_params["id"], user)
@@ -140,6 +149,7 @@ def update(request: Request, form: dict[str, str]) -> Response:
             {"idea": idea, "form": form, "errors": error.fields, "boards": []},
             status_code=400,
         )
+    request.app.state.similar.written()
     flash(request, N_("Your changes are saved."))
     return RedirectResponse(request.url_for("idea", id=idea.id).path, 303)
 
