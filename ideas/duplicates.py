@@ -7,15 +7,29 @@ hidden since leave the queue by themselves.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from sqlalchemy import func, or_, select
+import numpy as np
+from sqlalchemy import Select, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from ideas import audit
+from ideas.db import Database
+from ideas.embeddings import from_bytes
 from ideas.errors import N_, Errors, Forbidden, NotFound
-from ideas.models import Board, DuplicateCandidate, Idea, User, utcnow
+from ideas.models import Board, DuplicateCandidate, Idea, IdeaEmbedding, User, utcnow
+from ideas.similar import SimilarIdeas
+from ml.duplicates import DuplicateScorer
+from ml.index import VectorIndex
+
+QueryT = TypeVar("QueryT", bound=Select[*tuple[Any, ...]])
+
+SCAN_NEIGHBOURS = 5  # per idea: a cluster of ten copies still links up through the pairs
+SCAN_BATCH = 256  # ideas per search: a 256 × ideas score matrix at a time
 
 SOURCES = ("similarity", "author")
 
@@ -77,6 +91,90 @@ def suggest(
     if source == "author":
         existing.source = "author"  # the author's word is worth showing
     return existing
+
+
+def queue_close_ideas(db: Database, similar: SimilarIdeas, idea_id: int) -> int:
+    """After a submit or an edit: the ideas the scorer calls duplicates of this one go to the
+    team's queue; returns how many pairs are pending for it now."""
+    similar.written()  # the idea's new vector is in the index before we look
+    close = similar.duplicates_of(idea_id)
+    if not close:
+        return 0
+    with db.transaction() as session:
+        queued = [suggest(session, idea_id, match.idea.id, match.score) for match in close]
+    return sum(candidate is not None for candidate in queued)
+
+
+def _scannable(query: QueryT, model: str) -> QueryT:
+    """Restricts a query to the ideas in the lists that have a vector by ``model``."""
+    return query.join(IdeaEmbedding, IdeaEmbedding.idea_id == Idea.id).where(
+        IdeaEmbedding.model == model, Idea.merged_into_id.is_(None), Idea.hidden_at.is_(None)
+    )
+
+
+def scannable_count(db: Database, model: str) -> int:
+    """How many ideas ``scan`` looks at."""
+    with db.reading() as session:
+        return session.scalar(_scannable(select(func.count()).select_from(Idea), model)) or 0
+
+
+def scan(
+    db: Database,
+    model: str,
+    progress: Callable[[int], None] | None = None,
+    neighbours: int = SCAN_NEIGHBOURS,
+) -> int:
+    """Finds duplicate pairs across the stored ideas of each board (after an import, say) and
+    queues the new ones; returns how many were queued. Pairs decided before stay decided.
+
+    Exact search, a batch of ideas at a time: each idea's ``neighbours`` nearest on its board,
+    kept when the scorer calls them duplicates."""
+    scorer = DuplicateScorer.shipped()
+    with db.reading() as session:
+        rows = session.execute(
+            _scannable(select(Idea.id, Idea.board_id, IdeaEmbedding.vector), model).order_by(
+                Idea.id
+            )
+        ).all()
+        pairs = select(DuplicateCandidate.idea_id, DuplicateCandidate.other_id)
+        known = {(first, second) for first, second in session.execute(pairs)}
+    by_board: dict[int, list[tuple[int, bytes]]] = defaultdict(list)
+    for row in rows:
+        by_board[row.board_id].append((row.id, row.vector))
+    found: dict[tuple[int, int], float] = {}
+    for board_rows in by_board.values():
+        ids = np.array([idea_id for idea_id, _ in board_rows], dtype=np.int64)
+        vectors = np.stack([from_bytes(vector) for _, vector in board_rows])
+        index = VectorIndex(vectors.shape[1])
+        index.add(ids, vectors)
+        for start in range(0, len(ids), SCAN_BATCH):
+            queries = ids[start : start + SCAN_BATCH]
+            near, cosines = index.search(vectors[start : start + SCAN_BATCH], neighbours + 1)
+            scores = scorer.calibrate(cosines)
+            for position, idea_id in enumerate(queries.tolist()):
+                for other_id, score in zip(near[position].tolist(), scores[position], strict=True):
+                    pair = (min(idea_id, other_id), max(idea_id, other_id))
+                    if other_id != idea_id and score >= scorer.threshold_ and pair not in known:
+                        found[pair] = max(found.get(pair, 0.0), float(score))
+            if progress is not None:
+                progress(len(queries))
+    new: list[dict[str, Any]] = [
+        {"idea_id": a, "other_id": b, "score": score, "source": "similarity"}
+        for (a, b), score in sorted(found.items())
+    ]
+    queued = 0
+    for start in range(0, len(new), 1000):
+        batch = new[start : start + 1000]
+        try:
+            with db.transaction() as session:
+                session.execute(insert(DuplicateCandidate), batch)
+            queued += len(batch)
+        except IntegrityError:  # a submit queued one of these pairs meanwhile: one at a time
+            with db.transaction() as session:
+                for values in batch:
+                    again = suggest(session, values["idea_id"], values["other_id"], values["score"])
+                    queued += again is not None
+    return queued
 
 
 def pending(

@@ -39,6 +39,17 @@ def surviving(session: Session, idea: Idea) -> Idea:
     return idea
 
 
+def lock(session: Session, *ideas: Idea) -> None:
+    """Locks these ideas' rows (PostgreSQL; SQLite writers are serialised already) and reloads
+    them, in id order so that two transactions never wait on each other. Votes and merges both
+    lock the ideas they change: a vote cannot slip between a merge's reading of an idea's voters
+    and its commit."""
+    ids = sorted({idea.id for idea in ideas})
+    session.execute(select(Idea.id).where(Idea.id.in_(ids)).order_by(Idea.id).with_for_update())
+    for idea in ideas:
+        session.refresh(idea)  # what was committed before the lock was ours
+
+
 def tree_ids(session: Session, idea_id: int) -> list[int]:
     """The idea and every idea merged into it, directly or by a chain."""
     found, frontier = [idea_id], [idea_id]
@@ -143,6 +154,9 @@ def merge(session: Session, actor: User, source: Idea, target: Idea) -> Merge:
         errors.add("into", N_("That idea is already merged into this one: it would make a cycle."))
     errors.raise_if_any()
     target = surviving(session, target)
+    lock(session, source, target)
+    if source.merged_into_id is not None or target.merged_into_id is not None:
+        raise Conflict(N_("These ideas changed meanwhile: look again and retry."))
     record = Merge(source_id=source.id, target_id=target.id, actor_id=actor.id)
     session.add(record)
     source.merged_into_id = target.id
@@ -179,6 +193,10 @@ def unmerge(session: Session, actor: User, source: Idea) -> Idea:
     and every idea it lived on in is as if that merge had never happened. Staff only."""
     if not actor.is_staff:
         raise Forbidden()
+    chain = [source]  # the idea and every idea it lives on in: all of them change
+    while chain[-1].merged_into_id is not None and len(chain) <= CHAIN_LIMIT:
+        chain.append(_idea(session, chain[-1].merged_into_id))
+    lock(session, *chain)
     record = active_merge(session, source.id)
     if record is None or source.merged_into_id is None:
         raise Conflict(N_("This idea is not merged."))

@@ -152,6 +152,25 @@ class SimilarIdeas:
         ranked = [Match(found[c.id], scores[c.id]) for c in candidates if c.id in found]
         return ranked[:limit]
 
+    def neighbours_of(self, idea_id: int, limit: int = 5) -> list[Match]:
+        """The ideas closest to a stored idea, on its board (none when it has no vector by the
+        current model yet)."""
+        with self.db.reading() as session:
+            row = session.execute(
+                select(IdeaEmbedding.vector, Idea.board_id)
+                .join(Idea, Idea.id == IdeaEmbedding.idea_id)
+                .where(IdeaEmbedding.idea_id == idea_id, IdeaEmbedding.model == self.embedder.name)
+            ).first()
+        if row is None:
+            return []
+        matches = self.search_vector(from_bytes(row.vector), row.board_id, limit + 1)
+        return [match for match in matches if match.idea.id != idea_id][:limit]
+
+    def duplicates_of(self, idea_id: int, limit: int = 5) -> list[Match]:
+        """The neighbours the scorer calls duplicates (what goes to the team's queue)."""
+        threshold = self.scorer.threshold_
+        return [match for match in self.neighbours_of(idea_id, limit) if match.score >= threshold]
+
 
 def visible(session: Session, ids: list[int], board_id: int | None) -> dict[int, Idea]:
     """The ideas among ``ids`` a suggestion may show: not merged, not hidden, on the board."""

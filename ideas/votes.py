@@ -73,6 +73,7 @@ def vote(session: Session, user: User, idea: Idea) -> VoteState:
     person's own (an undo of that merge leaves it)."""
     if user.is_blocked:
         raise Forbidden(N_("Your account is blocked."))
+    merges.lock(session, idea)  # a merge of this idea waits for the vote, or the vote for it
     ensure_not_merged(session, idea)
     carried = session.scalar(
         select(Vote).where(
@@ -113,6 +114,7 @@ def unvote(session: Session, user: User, idea: Idea) -> VoteState:
     """Takes the vote back, with the votes a merge stands for (on ideas merged into this one)."""
     if user.is_blocked:
         raise Forbidden(N_("Your account is blocked."))
+    merges.lock(session, idea)  # a merge of this idea waits for the vote, or the vote for it
     ensure_not_merged(session, idea)
     merges.unvote_tree(session, user.id, idea.id)
     return _state(session, user, idea, False)

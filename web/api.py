@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ideas import boards, comments, embeddings, merges, votes
+from ideas import boards, comments, duplicates, embeddings, merges, votes
 from ideas import ideas as idea_rules
 from ideas.errors import N_, Errors
 from ideas.ideas import SORTS, STATUSES
@@ -104,7 +104,7 @@ def create_idea(request: Request, data: dict[str, Any]) -> Response:
         )
         embeddings.save(session, embedder.name, [idea.id], vector)
         body = idea_json(request, idea)
-    request.app.state.similar.written()
+    duplicates.queue_close_ideas(db(request), request.app.state.similar, idea.id)
     return JSONResponse(body, status_code=201, headers={"Location": body["url"]})
 
 

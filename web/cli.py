@@ -186,6 +186,32 @@ def embeddings_rebuild(settings: Settings) -> None:
     click.echo(f"{done} ideas embedded with {embedder.name}.")
 
 
+@main.group()
+def duplicates() -> None:
+    """The team's duplicate queue."""
+
+
+@duplicates.command("scan")
+@click.pass_obj
+def duplicates_scan(settings: Settings) -> None:
+    """Queue the duplicate pairs found across all stored ideas (e.g. after an import)."""
+    from tqdm import tqdm
+
+    from ideas import duplicates as duplicate_queue
+    from ideas import embeddings as idea_embeddings
+
+    database = _database(settings)
+    _require_schema(database)
+    model = idea_embeddings.make_shared(settings.embedding_backend).name
+    missing = idea_embeddings.stale_count(database, model)
+    if missing:
+        click.echo(f"{missing} ideas have no vector yet: run `ideas-portal embeddings rebuild`.")
+    total = duplicate_queue.scannable_count(database, model)
+    with tqdm(total=total, unit="idea", desc="scan", disable=total == 0) as bar:
+        queued = duplicate_queue.scan(database, model, bar.update)
+    click.echo(f"{queued} new pairs in the duplicate queue.")
+
+
 @main.group("eval")
 def evaluate() -> None:
     """Measure the ML components on labelled data."""

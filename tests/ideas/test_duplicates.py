@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
-from ideas import duplicates, merges
+from ideas import duplicates, embeddings, merges
 from ideas import ideas as idea_rules
 from ideas.errors import Forbidden, ValidationError
 from ideas.models import DuplicateCandidate, Idea, User
+from ml.embedders import HashingEmbedder
 
 
 def _suggest(db, first, second, score=0.8, source="similarity"):  # type: ignore[no-untyped-def]
@@ -104,3 +106,49 @@ def test_the_author_says_mine_is_the_same(db, make_idea, make_user):
         )
         pairs = duplicates.pending(session)
         assert [p.candidate.source for p in pairs] == ["author", "author"]
+
+
+def _embed(db, ideas):  # type: ignore[no-untyped-def]
+    with db.transaction() as session:
+        stored = [session.get_one(Idea, idea.id) for idea in ideas]
+        embeddings.store(session, HashingEmbedder(), stored)
+
+
+def test_scan_queues_close_pairs_per_board_once(db, make_idea, make_board, make_user):
+    web, mobile = make_board("Web"), make_board("Mobile")
+    a = make_idea("Export the roadmap as CSV", "", board=web)
+    b = make_idea("Export the roadmap as a CSV file", "", board=web)
+    c = make_idea("Single sign-on with Okta", "Our IT team asks for it.", board=web)
+    d = make_idea("Export the roadmap as CSV", "", board=mobile)  # another board: not a pair
+    e = make_idea("Export the roadmap to CSV", "", board=web)
+    _embed(db, [a, b, c, d, e])
+    model = HashingEmbedder().name
+    assert duplicates.scannable_count(db, model) == 5
+    seen: list[int] = []
+    assert duplicates.scan(db, model, seen.append) == 3
+    assert sum(seen) == 5
+    assert sorted(_pending(db)) == [(a.id, b.id), (a.id, e.id), (b.id, e.id)]
+    assert c.id not in {i for pair in _pending(db) for i in pair}
+
+    # A second scan queues nothing new, and a dismissed pair stays dismissed.
+    team = make_user("staff")
+    with db.transaction() as session:
+        staff = session.get_one(User, team.id)
+        candidate = session.scalars(
+            select(DuplicateCandidate).where(DuplicateCandidate.other_id == b.id)
+        ).one()
+        duplicates.dismiss(session, staff, candidate)
+    assert duplicates.scan(db, model) == 0
+    assert sorted(_pending(db)) == [(a.id, e.id), (b.id, e.id)]
+
+
+def test_scan_leaves_merged_and_hidden_ideas_out(db, make_idea, make_user):
+    a, b, c = (make_idea(f"Dark mode for the dashboard {n}") for n in range(3))
+    _embed(db, [a, b, c])
+    staff = make_user("staff")
+    with db.transaction() as session:
+        actor = session.get_one(User, staff.id)
+        merges.merge(session, actor, session.get_one(Idea, a.id), session.get_one(Idea, b.id))
+        idea_rules.set_hidden(session, actor, session.get_one(Idea, c.id), True)
+    assert duplicates.scannable_count(db, HashingEmbedder().name) == 1
+    assert duplicates.scan(db, HashingEmbedder().name) == 0

@@ -106,6 +106,7 @@ def test_every_command_has_help(run) -> None:
         ["token", "create", "--help"],
         ["worker", "--help"],
         ["embeddings", "rebuild", "--help"],
+        ["duplicates", "scan", "--help"],
         ["eval", "duplicates", "--help"],
     ):
         assert run(*args).exit_code == 0
@@ -161,3 +162,21 @@ def test_eval_duplicates_prints_the_metrics(run, tmp_path, monkeypatch) -> None:
     tiny = tmp_path / "one.jsonl"
     tiny.write_text(json.dumps({"id": "1", "title": "x", "group": None}), encoding="utf-8")
     assert run("eval", "duplicates", str(tiny)).exit_code != 0
+
+
+def test_duplicates_scan_queues_pairs_and_says_what_is_missing(
+    run, db: Database, make_idea, make_board, monkeypatch
+):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("EMBEDDING_BACKEND", "hashing")
+    board = make_board()
+    make_idea("Export the roadmap as CSV", board=board)
+    make_idea("Export the roadmap as a CSV file", board=board)
+    result = run("duplicates", "scan")
+    assert "2 ideas have no vector yet" in result.output
+    assert "0 new pairs" in result.output
+    run("embeddings", "rebuild")
+    result = run("duplicates", "scan")
+    assert result.exit_code == 0, result.output
+    assert (
+        "no vector" not in result.output and "1 new pairs in the duplicate queue." in result.output
+    )

@@ -273,8 +273,9 @@ def test_hidden_things_are_marked_for_staff(
         comment = comments.add(session, commenter, idea, "Rude words")
         staff = session.merge(staff_client.user)
         comments.set_hidden(session, staff, comment, True)
-        idea_rules.set_hidden(session, staff, session.merge(idea), True)
-        idea_rules.set_comments_locked(session, staff, session.merge(idea), True)
+        stored = session.merge(idea)
+        idea_rules.set_hidden(session, staff, stored, True)
+        idea_rules.set_comments_locked(session, staff, stored, True)
     html = staff_client.get(f"/ideas/{idea.id}").text
     assert "This idea is hidden" in html
     assert f'action="/ideas/{idea.id}/restore"' in html

@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from ideas import embeddings
 from ideas.db import Database
-from ideas.models import IdeaEmbedding
+from ideas.models import DuplicateCandidate, IdeaEmbedding
 from ideas.settings import Settings
 from tests.conftest import csrf_of
 from web.app import create_app
@@ -167,3 +167,67 @@ def test_with_the_real_minilm(settings: Settings, db: Database, make_idea) -> No
             found = client.get("/api/v1/ideas/similar", params={"q": "night theme please"})
     assert vectors(db)[night.id] == "all-MiniLM-L6-v2"
     assert found.json()[0]["id"] == night.id
+
+
+def _submit(client: TestClient, board_slug: str, title: str, description: str) -> int:
+    response = client.post(
+        "/ideas",
+        data={
+            "board": board_slug,
+            "title": title,
+            "description": description,
+            "csrf_token": csrf_of(client, "/ideas/new"),
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    return int(response.headers["location"].rsplit("/", 1)[1])
+
+
+def queue(db: Database) -> list[tuple[int, int, str, str]]:
+    with db.reading() as session:
+        return [
+            (row.idea_id, row.other_id, row.source, row.status)
+            for row in session.scalars(select(DuplicateCandidate).order_by(DuplicateCandidate.id))
+        ]
+
+
+def test_a_close_submit_lands_in_the_team_queue_and_a_different_one_does_not(
+    member_client: TestClient, db: Database, make_board
+) -> None:
+    board = make_board("Web")
+    first = _submit(member_client, board.slug, "Export the roadmap as CSV", "For our meetings.")
+    assert queue(db) == []
+    second = _submit(member_client, board.slug, "Export the roadmap as a CSV file", "")
+    assert queue(db) == [(first, second, "similarity", "pending")]
+    _submit(member_client, board.slug, "Single sign-on with Okta", "Our IT team asks for it.")
+    assert len(queue(db)) == 1
+
+    # The API submits the same way; an idea on another board is not its duplicate.
+    other_board = make_board("Mobile")
+    token = csrf_of(member_client, "/")
+    response = member_client.post(
+        "/api/v1/ideas",
+        json={"title": "Export the roadmap as CSV", "description": "", "board": other_board.slug},
+        headers={"X-CSRF-Token": token},
+    )
+    assert response.status_code == 201, response.text
+    assert len(queue(db)) == 1
+
+
+def test_the_author_is_offered_the_close_ideas_in_one_click(
+    member_client: TestClient, db: Database, make_board, make_user
+) -> None:
+    board = make_board("Web")
+    first = _submit(member_client, board.slug, "Dark mode for the dashboard", "Easier at night.")
+    mine = _submit(member_client, board.slug, "Night theme for the app", "Dark colours.")
+    page = member_client.get(f"/ideas/{mine}").text
+    assert "These ideas look close to yours" in page
+    assert f'name="other" value="{first}"' in page
+    response = member_client.post(
+        f"/ideas/{mine}/same",
+        data={"other": str(first), "csrf_token": csrf_of(member_client, "/")},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert (first, mine, "author", "pending") in queue(db)

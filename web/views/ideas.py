@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ideas import boards, comments, embeddings, follows, merges, votes
+from ideas import boards, comments, duplicates, embeddings, follows, merges, votes
 from ideas import ideas as idea_rules
 from ideas.errors import N_, Conflict, ValidationError
 from ideas.ideas import SORTS, STATUSES
@@ -77,6 +77,9 @@ def show(request: Request) -> Response:
     with db(request).reading() as session:
         idea = idea_rules.get(session, request.path_params["id"], user)
         context = _idea_context(session, idea, user)
+    if user is not None and user.id == idea.author_id and idea.merged_into_id is None:
+        # "Mine is the same as this": the author is offered the closest ideas in one click.
+        context["close_ideas"] = request.app.state.similar.neighbours_of(idea.id, limit=3)
     return pages(request).render(request, "ideas/show.html", context)
 
 
@@ -114,7 +117,7 @@ def create(request: Request, form: dict[str, str]) -> Response:
             {"boards": all_boards, "form": form, "errors": error.fields, "idea": None},
             status_code=400,
         )
-    request.app.state.similar.written()
+    duplicates.queue_close_ideas(db(request), request.app.state.similar, idea.id)
     flash(request, N_("Thanks! Your idea is posted and your vote is counted."))
     return RedirectResponse(request.url_for("idea", id=idea.id).path, 303)
 
@@ -149,7 +152,7 @@ def update(request: Request, form: dict[str, str]) -> Response:
             {"idea": idea, "form": form, "errors": error.fields, "boards": []},
             status_code=400,
         )
-    request.app.state.similar.written()
+    duplicates.queue_close_ideas(db(request), request.app.state.similar, idea.id)
     flash(request, N_("Your changes are saved."))
     return RedirectResponse(request.url_for("idea", id=idea.id).path, 303)
 
