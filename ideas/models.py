@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -70,6 +71,14 @@ class User(Base):
     locale: Mapped[str | None] = mapped_column(String(10))
     blocked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Customer weight (set by admins): a big account's voice counts more in weighted figures,
+    # which always sit beside the plain counts.
+    segment: Mapped[str | None] = mapped_column(String(40))
+    weight: Mapped[float] = mapped_column(default=1.0, server_default="1")
+    # Email about ideas they follow: "immediately", "weekly" (a digest) or "never".
+    email_updates: Mapped[str] = mapped_column(
+        String(12), default="immediately", server_default="immediately"
+    )
 
     @property
     def is_staff(self) -> bool:
@@ -324,3 +333,125 @@ class IdeaEmbedding(Base):
     model: Mapped[str] = mapped_column(String(100), index=True)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Theme(Base):
+    """A group of active ideas that ask for related things, found by clustering and kept across
+    rebuilds by member overlap. ``board_id`` None: a theme across all boards."""
+
+    __tablename__ = "themes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    board_id: Mapped[int | None] = mapped_column(ForeignKey("boards.id", ondelete="CASCADE"))
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    auto_name: Mapped[str] = mapped_column(String(200), default="")  # keywords + central title
+    custom_name: Mapped[str | None] = mapped_column(String(120))  # staff's; survives rebuilds
+    central_idea_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ideas.id", ondelete="SET NULL")
+    )
+    size: Mapped[int] = mapped_column(default=0)
+    voters: Mapped[int] = mapped_column(default=0)
+    weighted_voters: Mapped[float] = mapped_column(default=0.0)
+    growth: Mapped[int] = mapped_column(default=0)  # new distinct voters in the last 7 days
+    hidden_at: Mapped[datetime | None]
+    retired_at: Mapped[datetime | None]  # no cluster matched it at a rebuild
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("themes.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def name(self) -> str:
+        return self.custom_name or self.auto_name
+
+
+class ThemeIdea(Base):
+    """An idea's place in a theme. ``pinned``: staff moved it there, rebuilds keep it."""
+
+    __tablename__ = "theme_ideas"
+
+    theme_id: Mapped[int] = mapped_column(
+        ForeignKey("themes.id", ondelete="CASCADE"), primary_key=True
+    )
+    idea_id: Mapped[int] = mapped_column(
+        ForeignKey("ideas.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ThemeEvent(Base):
+    """What a rebuild or staff did to a theme: created, split, merged, retired, renamed..."""
+
+    __tablename__ = "theme_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    theme_id: Mapped[int] = mapped_column(ForeignKey("themes.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    other_theme_id: Mapped[int | None] = mapped_column(
+        ForeignKey("themes.id", ondelete="SET NULL")
+    )
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ThemeWeek(Base):
+    """A theme's figures for one ISO week (``week``: its Monday), for growth charts."""
+
+    __tablename__ = "theme_weeks"
+
+    theme_id: Mapped[int] = mapped_column(
+        ForeignKey("themes.id", ondelete="CASCADE"), primary_key=True
+    )
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
+    size: Mapped[int] = mapped_column(default=0)
+    voters: Mapped[int] = mapped_column(default=0)
+    votes: Mapped[int] = mapped_column(default=0)  # votes cast that week
+    weighted_voters: Mapped[float] = mapped_column(default=0.0)
+
+
+class RoadmapItem(Base):
+    """A public commitment: ideas it answers, a status and target, and a RICE score."""
+
+    __tablename__ = "roadmap_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(150))
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="planned", index=True)
+    target: Mapped[str | None] = mapped_column(String(7))  # "2027-03" or "2027-Q1"
+    note: Mapped[str] = mapped_column(Text, default="")  # the latest public note
+    impact: Mapped[float] = mapped_column(default=1.0)
+    confidence: Mapped[float] = mapped_column(default=0.8)
+    effort: Mapped[float] = mapped_column(default=1.0)
+    weighted_reach: Mapped[bool] = mapped_column(Boolean, default=False)
+    theme_id: Mapped[int | None] = mapped_column(ForeignKey("themes.id", ondelete="SET NULL"))
+    position: Mapped[int] = mapped_column(default=0)  # order within its status column
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    shipped_at: Mapped[datetime | None]
+
+
+class RoadmapItemIdea(Base):
+    __tablename__ = "roadmap_item_ideas"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("roadmap_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    idea_id: Mapped[int] = mapped_column(
+        ForeignKey("ideas.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class RoadmapChange(Base):
+    """A roadmap item's status change (or creation: ``from_status`` None), with its note."""
+
+    __tablename__ = "roadmap_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("roadmap_items.id", ondelete="CASCADE"), index=True
+    )
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
