@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from ml.embedders import Embedder, make_embedder
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("minilm", "hashing")
+BACKENDS = ("onnx", "minilm", "hashing")
 BATCH = 256
 
 
@@ -55,7 +56,8 @@ class SharedEmbedder:
         return self.fit().embedder.transform(texts)
 
     def start_loading(self) -> threading.Thread:
-        """Load the model in a daemon thread (MiniLM takes seconds) so start-up stays fast."""
+        """Load the model in a daemon thread (seconds for torch MiniLM, or for exporting the
+        ONNX one the first time) so start-up stays fast."""
 
         def load() -> None:
             try:
@@ -68,11 +70,13 @@ class SharedEmbedder:
         return thread
 
 
-def make_shared(backend: str) -> SharedEmbedder:
-    """The configured backend (``minilm`` falls back to ``hashing`` with one log line)."""
+def make_shared(backend: str, cache_dir: Path | None = None) -> SharedEmbedder:
+    """The configured backend (``onnx`` falls back to ``minilm``, ``minilm`` to ``hashing``,
+    with one log line). ``cache_dir`` holds the ONNX model (``EMBEDDING_CACHE_DIR``)."""
     if backend not in BACKENDS:
         raise ValueError(f"EMBEDDING_BACKEND must be one of {', '.join(BACKENDS)}: {backend!r}")
-    return SharedEmbedder(make_embedder(backend))
+    params = {"cache_dir": cache_dir} if backend == "onnx" else {}
+    return SharedEmbedder(make_embedder(backend, **params))
 
 
 def normalised_text(title: str, description: str) -> tuple[str, str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -39,7 +40,8 @@ MAX_LIMIT = 20
 @dataclass(frozen=True)
 class Match:
     idea: Idea
-    score: float  # calibrated similarity in [0, 1]
+    score: float  # duplicate score in [0, 1] (ml.duplicates.DuplicateScorer)
+    is_duplicate: bool = False  # the scorer's decision: score >= its threshold
 
 
 class SimilarIdeas:
@@ -136,8 +138,14 @@ class SimilarIdeas:
         return self.search_vector(vector, board_id, limit)
 
     def search_vector(
-        self, vector: np.ndarray, board_id: int | None = None, limit: int = 5
+        self,
+        vector: np.ndarray,
+        board_id: int | None = None,
+        limit: int = 5,
+        exclude: Sequence[int] = (),
     ) -> list[Match]:
+        """The ideas closest to a vector, best first; ``exclude``: ids never returned (a stored
+        idea's own, so it is not its own neighbour: the scorer's ranks would be off by one)."""
         self.catch_up()
         with self._lock:
             index = self.index
@@ -145,11 +153,10 @@ class SimilarIdeas:
                 return []
             # Ranked by the duplicate scorer (it reads the index: hold the lock against adds).
             wanted = min(len(index), max(3 * limit, 30))
-            candidates = self.scorer.similar(index, vector, k=wanted)
-        scores = {c.id: c.score for c in candidates}
+            candidates = self.scorer.similar(index, vector, k=wanted, exclude=exclude)
         with self.db.reading() as session:
-            found = visible(session, list(scores), board_id)
-        ranked = [Match(found[c.id], scores[c.id]) for c in candidates if c.id in found]
+            found = visible(session, [c.id for c in candidates], board_id)
+        ranked = [Match(found[c.id], c.score, c.is_duplicate) for c in candidates if c.id in found]
         return ranked[:limit]
 
     def neighbours_of(self, idea_id: int, limit: int = 5) -> list[Match]:
@@ -163,13 +170,11 @@ class SimilarIdeas:
             ).first()
         if row is None:
             return []
-        matches = self.search_vector(from_bytes(row.vector), row.board_id, limit + 1)
-        return [match for match in matches if match.idea.id != idea_id][:limit]
+        return self.search_vector(from_bytes(row.vector), row.board_id, limit, exclude=[idea_id])
 
     def duplicates_of(self, idea_id: int, limit: int = 5) -> list[Match]:
         """The neighbours the scorer calls duplicates (what goes to the team's queue)."""
-        threshold = self.scorer.threshold_
-        return [match for match in self.neighbours_of(idea_id, limit) if match.score >= threshold]
+        return [match for match in self.neighbours_of(idea_id, limit) if match.is_duplicate]
 
 
 def visible(session: Session, ids: list[int], board_id: int | None) -> dict[int, Idea]:

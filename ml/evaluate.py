@@ -11,6 +11,9 @@ Metrics:
   at or above the threshold; true pairs are those of the same group.
 - ``best_f1`` and ``best_f1_threshold``: the threshold that maximises pair F1 on this data.
 
+``evaluate_embedder`` adds ``baselines``: BM25 on the title, TF-IDF and the plain cosine, measured
+in the same run (their ranking and best F1; they ship no threshold).
+
 Labels are incomplete (some ``null`` records have unmarked duplicates), so precision is a lower
 bound.
 """
@@ -147,23 +150,103 @@ def cosine_scores(vectors: np.ndarray) -> np.ndarray:
     return vectors @ vectors.T
 
 
+def _rounded(metrics: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}
+
+
+def ranking_and_best_f1(scores: np.ndarray, groups: Sequence[str | None]) -> dict[str, float]:
+    """What a method without a threshold of its own is judged by: its ranking, and its pair F1
+    at the threshold that is best on this data (an upper bound)."""
+    result = dict(ranking_metrics(scores, groups))
+    threshold, f1 = best_f1_threshold(scores, groups)
+    result.update({"best_f1": f1, "best_f1_threshold": threshold})
+    return _rounded(result)
+
+
+def baselines(
+    records: Sequence[Record], full_vectors: np.ndarray | None = None
+) -> dict[str, dict[str, float]]:
+    """What other portals rank similar ideas by, on the same records: BM25 on the title (Fider),
+    TF-IDF cosine of title + description (a "more like this" query, ClearFlask) and, given the
+    embeddings of title + description, their plain cosine (Quackback)."""
+    from ml.keyword import bm25_scores, tfidf_scores
+
+    groups = [r.group for r in records]
+    texts = [f"{r.title}\n{r.description}".strip() for r in records]
+    result = {
+        "bm25_title": ranking_and_best_f1(bm25_scores([r.title for r in records]), groups),
+        "tfidf": ranking_and_best_f1(tfidf_scores(texts), groups),
+    }
+    if full_vectors is not None:
+        result["cosine"] = ranking_and_best_f1(cosine_scores(full_vectors), groups)
+    return result
+
+
 def evaluate_embedder(
-    records: Sequence[Record], embedder: Embedder, threshold: float | None = None
-) -> dict[str, float]:
+    records: Sequence[Record],
+    embedder: Embedder,
+    threshold: float | None = None,
+    with_baselines: bool = True,
+) -> dict[str, object]:
     """The metrics of the portal's own pipeline on labelled records: idea vectors from
     ``embedder`` (fitted on the records first if it learns from them), ranked as the shipped
-    ``DuplicateScorer`` ranks (CSLS) and decided by its calibrated score at ``threshold``
-    (default: the shipped one). ``best_f1_threshold`` is on the same calibrated scale."""
-    from ml.duplicates import DuplicateScorer, idea_text, idea_vectors
+    ``DuplicateScorer`` ranks (CSLS) and decided by its duplicate score at ``threshold``
+    (default: the shipped one). ``best_f1_threshold`` is on the same scale. ``baselines``: the
+    keyword methods and the backend's plain cosine, measured in the same run."""
+    from ml.duplicates import DuplicateScorer, combine, embed_parts, idea_text
 
     scorer = DuplicateScorer.shipped()
     embedder.fit([idea_text(r.title, r.description) for r in records])
-    vectors = idea_vectors(embedder, [r.title for r in records], [r.description for r in records])
+    titles, full = embed_parts(
+        embedder, [r.title for r in records], [r.description for r in records]
+    )
+    vectors = combine(titles, full)
     groups = [r.group for r in records]
     threshold = scorer.threshold_ if threshold is None else threshold
-    result: dict[str, float] = dict(ranking_metrics(scorer.csls_matrix(vectors), groups))
+    metrics = ranking_metrics(scorer.csls_matrix(vectors), groups)
     decided = scorer.score_matrix(vectors)
-    result.update(pair_metrics(decided, groups, threshold))
+    metrics.update(pair_metrics(decided, groups, threshold))
     best, best_f1 = best_f1_threshold(decided, groups)
-    result.update({"threshold": threshold, "best_f1": best_f1, "best_f1_threshold": best})
+    metrics.update({"threshold": threshold, "best_f1": best_f1, "best_f1_threshold": best})
+    result: dict[str, object] = dict(_rounded(metrics))
+    if with_baselines:
+        result["baselines"] = baselines(records, full)
+    return result
+
+
+def theme_metrics(
+    themes: Sequence[str | None], labels: Sequence[int] | np.ndarray
+) -> dict[str, float]:
+    """Adjusted Rand index and NMI of predicted theme ``labels`` against the true ``themes``, the
+    number of themes found and the share left unassigned (label -1). Unassigned records count as
+    one more cluster, as the portal shows them: together, under "no theme"."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    truth, predicted = group_codes(themes), np.asarray(labels)
+    return {
+        "ari": float(adjusted_rand_score(truth, predicted)),
+        "nmi": float(normalized_mutual_info_score(truth, predicted)),
+        "n_themes": int(len(set(predicted.tolist()) - {-1})),
+        "unassigned": float(np.mean(predicted == -1)) if len(predicted) else 0.0,
+    }
+
+
+def evaluate_themes(records: Sequence[Record], embedder: Embedder) -> dict[str, float]:
+    """Theme metrics of the shipped clustering (``ml.themes.cluster``) on labelled records (their
+    ``group`` holds the file's ``theme``), over idea vectors from ``embedder`` (fitted on the
+    records first if it learns from them). ``seconds``: the clustering alone; ``embed_seconds``:
+    the vectors."""
+    import time
+
+    from ml.duplicates import idea_text, idea_vectors
+    from ml.themes import cluster
+
+    started = time.perf_counter()
+    embedder.fit([idea_text(r.title, r.description) for r in records])
+    vectors = idea_vectors(embedder, [r.title for r in records], [r.description for r in records])
+    embedded = time.perf_counter()
+    labels = cluster(vectors)
+    seconds = time.perf_counter() - embedded
+    result = theme_metrics([r.group for r in records], labels)
+    result.update({"seconds": seconds, "embed_seconds": embedded - started})
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}

@@ -76,7 +76,13 @@ def test_make_shared_checks_the_backend_and_loads_once() -> None:
 
 
 def test_the_settings_name_the_backend() -> None:
+    from pathlib import Path
+
     from ideas.settings import Settings
 
-    assert Settings.from_env({}).embedding_backend == "minilm"
+    assert Settings.from_env({}).embedding_backend == "onnx"
+    assert Settings.from_env({}).embedding_cache_dir is None  # ml.embedders.default_cache_dir()
+    assert Settings.from_env({"EMBEDDING_CACHE_DIR": "/srv/models"}).embedding_cache_dir == Path(
+        "/srv/models"
+    )
     assert Settings.from_env({"EMBEDDING_BACKEND": "Hashing"}).embedding_backend == "hashing"

@@ -1,9 +1,18 @@
-"""DuplicateScorer: the contract, CSLS, fit, and similar() agreeing with score_matrix()."""
+"""DuplicateScorer: the contract, CSLS, the neighbourhood features, fit, and similar() agreeing
+with score_matrix()."""
 
 import numpy as np
 import pytest
 
-from ml.duplicates import DuplicateScorer, hubness, idea_vectors
+from ml.duplicates import (
+    FEATURES,
+    DuplicateScorer,
+    combine,
+    embed_parts,
+    hubness,
+    idea_vectors,
+    pair_features,
+)
 from ml.embedders import TfidfEmbedder, l2_normalise
 from ml.index import VectorIndex
 
@@ -21,13 +30,17 @@ def clustered(seed=0, groups=12, size=3, singles=20, dimensions=24):
 
 
 def test_contract():
-    scorer = DuplicateScorer(hub_k=4, C=0.5)
-    assert (scorer.hub_k, scorer.C) == (4, 0.5) and not hasattr(scorer, "coef_")
+    scorer = DuplicateScorer(hub_k=4, candidates=12, C=0.5)
+    assert (scorer.hub_k, scorer.candidates, scorer.C) == (4, 12, 0.5)
+    assert not hasattr(scorer, "coef_")
     with pytest.raises(ValueError):
         scorer.score_matrix(np.eye(3, dtype=np.float32))
     vectors, labels = clustered()
     assert scorer.fit(vectors, labels) is scorer
-    assert scorer.coef_ > 0 and 0 < scorer.threshold_ < 1
+    assert scorer.coef_.shape == (len(FEATURES),) and scorer.cosine_coef_ > 0
+    assert 0 < scorer.threshold_ < 1
+    with pytest.raises(ValueError):
+        DuplicateScorer().fit(vectors, [None] * len(vectors))  # no duplicate to learn from
 
 
 def test_fit_separates_duplicates():
@@ -46,6 +59,41 @@ def test_hubness_is_the_mean_of_the_top_k():
 def test_shipped_scorer_has_its_constants():
     scorer = DuplicateScorer.shipped()
     assert scorer.hub_k == 10 and 0 < scorer.threshold_ < 1
+    assert DuplicateScorer.shipped().constants() == scorer.constants()
+    # what the neighbourhood model learned: closer and nearer in rank is more likely a duplicate
+    cosine, csls, rank, reverse = scorer.coef_
+    assert cosine > 0 and csls > 0 and rank < 0 and reverse < 0
+
+
+def test_neighbourhood_features_by_hand():
+    # 0 and 1 are each other's nearest; 2 is closest to 1, but 1 has 0 closer than 2
+    vectors = l2_normalise(np.array([[1.0, 0.0, 0.0], [0.9, 0.3, 0.0], [0.5, 0.7, 0.5]]))
+    scorer = DuplicateScorer(hub_k=1, candidates=2)
+    near = scorer.neighbourhood(vectors)
+    cosine = vectors @ vectors.T
+    pairs = {
+        (int(r), int(c)): f for r, c, f in zip(near.rows, near.cols, near.features, strict=True)
+    }
+    assert set(pairs) == {(0, 1), (0, 2), (1, 0), (1, 2), (2, 1), (2, 0)}
+    np.testing.assert_allclose(pairs[(0, 1)][0], cosine[0, 1], rtol=1e-6)
+    assert pairs[(0, 1)][2] == 0 and pairs[(0, 1)][3] == 0  # mutual nearest neighbours
+    assert pairs[(2, 1)][2] == 0  # 1 is 2's nearest ...
+    assert pairs[(2, 1)][3] == np.log1p(1)  # ... but 2 is behind 0 in 1's list
+    np.testing.assert_allclose(pair_features([0.5], [0.1], [0], [3]), [[0.5, 0.1, 0, np.log1p(3)]])
+
+
+def test_the_cosine_model_speaks_for_crowds_of_copies():
+    scorer = DuplicateScorer.shipped()
+    # an isolated pair and a tenth copy in a crowd, both at cosine 0.9: ranks tell them apart,
+    # but either way the cosine alone is enough to call them duplicates
+    first = pair_features([0.9], [0.5], [0], [0])
+    crowd = pair_features([0.9], [0.02], [8], [9])
+    assert scorer.decide(first)[0] >= scorer.decide(crowd)[0] >= scorer.threshold_
+    assert scorer.decide(crowd)[0] == pytest.approx(scorer.calibrate(np.array([0.9]))[0])
+    # the cosine model alone (what a bulk scan uses) never says yes where the decision says no
+    features = pair_features(np.linspace(0, 1, 50), np.zeros(50), np.full(50, 5), np.full(50, 10))
+    alone = scorer.calibrate(features[:, 0]) >= scorer.threshold_
+    assert np.all(scorer.decide(features)[alone] >= scorer.threshold_)
 
 
 def test_similar_agrees_with_score_matrix():
@@ -67,6 +115,17 @@ def test_similar_agrees_with_score_matrix():
     assert scorer.similar(VectorIndex(vectors.shape[1]), vectors[0]) == []
 
 
+def test_similar_for_a_text_not_in_the_index():
+    vectors, labels = clustered(seed=2)
+    scorer = DuplicateScorer(hub_k=3).fit(vectors[1:], labels[1:])
+    index = VectorIndex(vectors.shape[1])
+    index.add(range(1, len(vectors)), vectors[1:])
+    found = scorer.similar(index, vectors[0], k=3)
+    # vector 0's group-mates (1 and 2) rank first and are called duplicates
+    assert {c.id for c in found[:2]} == {1, 2} and found[0].is_duplicate
+    assert all(0 <= c.score <= 1 for c in found)
+
+
 def test_idea_vectors_weight_the_title():
     titles = ["Dark mode", "Dark mode", "Export to CSV"]
     bodies = ["", "Please add a dark theme for night work", "Roadmap as a spreadsheet"]
@@ -75,3 +134,6 @@ def test_idea_vectors_weight_the_title():
     assert vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
     np.testing.assert_allclose(vectors[0], embedder.transform(["Dark mode"])[0], rtol=1e-5)
+    titles_only, full = embed_parts(embedder, titles, bodies)
+    np.testing.assert_allclose(full[0], titles_only[0])  # no description: the title stands in
+    np.testing.assert_allclose(combine(titles_only, full), vectors, rtol=1e-6)

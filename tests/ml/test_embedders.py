@@ -1,6 +1,8 @@
 """Embedders: the scikit-learn contract, unit-norm float32 output, the fallback factory."""
 
+import importlib.util
 import logging
+import subprocess
 import sys
 import warnings
 
@@ -10,9 +12,11 @@ import pytest
 from ml.embedders import (
     HashingEmbedder,
     MiniLMEmbedder,
+    OnnxMiniLMEmbedder,
     TfidfEmbedder,
     l2_normalise,
     make_embedder,
+    minilm_unavailable,
 )
 
 TEXTS = [
@@ -121,3 +125,69 @@ def test_minilm_backend():
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
     sims = vectors @ vectors.T
     assert sims[0, 1] > sims[0, 2] and sims[2, 3] > sims[2, 1]  # near-duplicates are nearest
+
+
+@pytest.fixture(scope="module")
+def onnx_dir(tmp_path_factory: pytest.TempPathFactory):
+    """A cache dir with the ONNX model, exported once for this module (some seconds)."""
+    pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (the onnx backend)")
+    missing = minilm_unavailable()  # the model package and torch, which the export needs
+    if missing:
+        pytest.skip(f"the ONNX model cannot be exported here: {missing}")
+    cache = tmp_path_factory.mktemp("onnx")
+    OnnxMiniLMEmbedder(cache_dir=cache).export()
+    return cache
+
+
+def test_onnx_vectors_are_close_to_torch_ones(onnx_dir):
+    embedder = OnnxMiniLMEmbedder(cache_dir=onnx_dir)
+    assert embedder.name == "all-MiniLM-L6-v2-onnx-int8" != MiniLMEmbedder().name
+    assert not hasattr(embedder, "session_")  # __init__ only stores parameters
+    assert embedder.fit() is embedder
+    texts = [*TEXTS, "Single sign-on with our company's Azure AD " * 40]  # past max_seq_length
+    vectors = embedder.transform(texts)
+    assert vectors.dtype == np.float32 and vectors.shape == (len(texts), 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=FutureWarning)
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        reference = MiniLMEmbedder().transform(texts)
+    cosines = np.sum(vectors * reference, axis=1)
+    assert cosines.min() > 0.98, cosines
+    # rows come back in the order given (batches are sorted by length inside), alone or not
+    alone = np.vstack([embedder.transform([text]) for text in texts])
+    assert np.sum(vectors * alone, axis=1).min() > 0.99
+    assert embedder.transform([]).shape == (0, 384)
+
+
+def test_onnx_runs_without_torch(onnx_dir):
+    """Once exported, the model loads and embeds with onnxruntime and tokenizers alone."""
+    code = (
+        "import sys; from ml.embedders import make_embedder; "
+        f"embedder = make_embedder('onnx', cache_dir={str(onnx_dir)!r}); "
+        "assert embedder.transform(['Dark mode']).shape == (1, 384); "
+        "assert not {'torch', 'transformers', 'sentence_transformers'} & set(sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_onnx_without_its_file_or_torch_says_what_is_missing(tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (the onnx backend)")
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if not installed
+    with pytest.raises(ImportError, match="onnx-int8.onnx is missing and .*torch"):
+        OnnxMiniLMEmbedder(cache_dir=tmp_path, model_path=str(tmp_path)).fit()
+
+
+def test_onnx_falls_back_to_torch_with_one_log_line(monkeypatch, caplog):
+    pytest.importorskip("sentence_transformers")
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *args):
+        return None if name == "onnxruntime" else real_find_spec(name, *args)
+
+    monkeypatch.setattr("importlib.util.find_spec", find_spec)
+    with caplog.at_level(logging.WARNING, logger="ml.embedders"):
+        embedder = make_embedder("onnx")
+    if not isinstance(embedder, MiniLMEmbedder):
+        pytest.skip("the MiniLM model package is not installed")
+    assert len(caplog.records) == 1 and "onnxruntime" in caplog.records[0].getMessage()

@@ -5,8 +5,12 @@ import json
 import numpy as np
 import pytest
 
+from ml.embedders import HashingEmbedder
 from ml.evaluate import (
+    Record,
+    baselines,
     best_f1_threshold,
+    evaluate_embedder,
     evaluate_scores,
     load_jsonl,
     pair_metrics,
@@ -87,3 +91,30 @@ def test_load_jsonl_reads_groups_and_themes(tmp_path):
     assert [r.id for r in records] == ["1", "2", "3"]
     assert [r.group for r in records] == ["g1", None, "lost_card"]
     assert records[1].description == ""
+
+
+RECORDS = [
+    Record("1", "Dark mode for the portal", "", "dark"),
+    Record("2", "Please add a dark theme to the portal", "Night work is easier", "dark"),
+    Record("3", "Export the roadmap as CSV", "", "csv"),
+    Record("4", "Roadmap export to a CSV file", "", "csv"),
+    Record("5", "Email me when an idea ships", "", None),
+    Record("6", "Keyboard shortcuts for voting", "", None),
+]
+
+
+def test_baselines_are_measured_on_the_same_records():
+    result = baselines(RECORDS)
+    assert set(result) == {"bm25_title", "tfidf"}
+    for metrics in result.values():
+        assert metrics["queries"] == 4 and metrics["recall_at_5"] == 1.0
+        assert set(metrics) >= {"recall_at_1", "mrr", "best_f1", "best_f1_threshold"}
+    vectors = np.eye(len(RECORDS), dtype=np.float32)  # orthogonal: every pair scores 0
+    assert baselines(RECORDS, vectors)["cosine"]["recall_at_1"] == 0.0
+
+
+def test_evaluate_embedder_reports_ours_and_the_baselines():
+    result = evaluate_embedder(RECORDS, HashingEmbedder())
+    assert 0 <= result["pair_f1"] <= 1 and result["recall_at_5"] == 1.0  # type: ignore[operator]
+    assert set(result["baselines"]) == {"bm25_title", "tfidf", "cosine"}  # type: ignore[arg-type]
+    assert "baselines" not in evaluate_embedder(RECORDS, HashingEmbedder(), with_baselines=False)
