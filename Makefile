@@ -39,6 +39,8 @@ vendor:
 	npm install --no-audit --no-fund
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx-2.0.11.min.js
 	cp node_modules/@picocss/pico/css/pico.min.css static/vendor/pico-2.1.1.min.css
+	cp node_modules/chart.js/dist/chart.umd.min.js static/vendor/chart-4.6.1.umd.min.js
+	cp node_modules/chart.js/LICENSE.md static/vendor/chart-LICENSE.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

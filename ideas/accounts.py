@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 
@@ -20,6 +21,10 @@ from ideas.models import ApiToken, User, UserSession, utcnow
 ROLES = ("member", "staff", "admin")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 RESET_MAX_AGE = 3600  # seconds a reset link stays valid
+# How often people hear by email of the ideas they vote for or follow (see ideas.updates).
+EMAIL_UPDATES = ("immediately", "weekly", "never")
+SEGMENT_LIMIT = 40
+WEIGHT_LIMIT = 1000.0
 
 _hasher = PasswordHasher()
 # Checked when the email is unknown, so sign-in takes as long for known and unknown emails.
@@ -196,6 +201,49 @@ def user_for_reset_token(session: Session, token: str, secret: str) -> User | No
 def set_locale(user: User, locale: str) -> None:
     if locale in LOCALES:
         user.locale = locale
+
+
+def set_preferences(session: Session, user: User, email_updates: str, locale: str) -> None:
+    """The person's own choices: how often they get email about ideas, and their language."""
+    errors = Errors()
+    if email_updates not in EMAIL_UPDATES:
+        errors.add("email_updates", N_("Choose one of the options."))
+    if locale not in LOCALES:
+        errors.add("locale", N_("Choose one of the languages."))
+    errors.raise_if_any()
+    user.email_updates = email_updates
+    user.locale = locale
+
+
+def set_customer(session: Session, actor: User, user: User, segment: str, weight: str) -> None:
+    """An admin says which segment a member belongs to and how much their voice weighs
+    (a big account counts more in the weighted figures shown beside the plain ones)."""
+    if not actor.is_admin:
+        raise Forbidden()
+    segment = " ".join(segment.split())
+    errors = Errors()
+    errors.check_length("segment", segment, 0, SEGMENT_LIMIT)
+    try:
+        number = float(weight.strip().replace(",", "."))  # "2,5" as Italians write it
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or not 0 < number <= WEIGHT_LIMIT:
+        errors.add("weight", N_("A number above 0, at most %(n)d."), n=int(WEIGHT_LIMIT))
+    errors.raise_if_any()
+    new_segment = segment or None
+    if (user.segment, user.weight) != (new_segment, number):
+        audit.record(
+            session,
+            actor,
+            "user.customer",
+            "user",
+            user.id,
+            segment=new_segment,
+            weight=number,
+            old_segment=user.segment,
+            old_weight=user.weight,
+        )
+        user.segment, user.weight = new_segment, number
 
 
 def set_role(session: Session, actor: User, user: User, role: str) -> None:

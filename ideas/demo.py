@@ -10,12 +10,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from ideas import accounts, boards, comments, votes
 from ideas import ideas as idea_rules
-from ideas.models import Board, Comment, Idea, StatusChange, User, Vote, utcnow
+from ideas.models import Board, Comment, Idea, Job, StatusChange, User, Vote, utcnow
 
 CONTENT = Path(__file__).parent / "demo_content.json"
 STAFF_EMAIL, STAFF_PASSWORD = "team@harbor.example", "harbor-team"
@@ -119,6 +119,8 @@ def load(session: Session, content_path: Path = CONTENT) -> Summary:
                 idea_rules.set_status(session, team, idea, status, rng.choice(notes[status]))
                 break
     session.flush()
+    # The status changes above are the community's past, not news: nobody is emailed about them.
+    session.execute(delete(Job).where(Job.kind == "status_mail"))
     _spread_over_time(session, now, rng)
     return Summary(
         boards=len(by_slug),

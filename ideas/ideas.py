@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from ideas import audit, follows, notifications, votes
+from ideas import audit, follows, notifications, updates, votes
 from ideas.errors import N_, Errors, Forbidden, NotFound
 from ideas.models import Board, Idea, StatusChange, User, Vote, utcnow
 
@@ -154,7 +154,8 @@ def listing(
 
 
 def set_status(session: Session, actor: User, idea: Idea, status: str, note: str = "") -> None:
-    """The team moves an idea; followers are told, with the note."""
+    """The team moves an idea; its voters and followers are told, with the note, in the app
+    and by email as each prefers (see ideas.updates), in this transaction."""
     if not actor.is_staff:
         raise Forbidden()
     note = note.strip()
@@ -165,16 +166,17 @@ def set_status(session: Session, actor: User, idea: Idea, status: str, note: str
     errors.raise_if_any()
     if status == idea.status and not note:
         return
-    session.add(
-        StatusChange(
-            idea_id=idea.id, actor_id=actor.id, from_status=idea.status, to_status=status, note=note
-        )
+    change = StatusChange(
+        idea_id=idea.id, actor_id=actor.id, from_status=idea.status, to_status=status, note=note
     )
+    session.add(change)
     audit.record(session, actor, "idea.status", "idea", idea.id, old=idea.status, new=status)
     old, idea.status = idea.status, status
+    session.flush()  # the change's id names its emails
+    updates.queue_status_mails(session, change, idea)
     notifications.notify(
         session,
-        follows.follower_ids(session, idea.id),
+        session.scalars(updates.audience(idea.id)).all(),
         "status_changed",
         idea.id,
         actor,

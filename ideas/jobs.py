@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ideas.db import Database
@@ -27,6 +29,7 @@ class ClaimedJob:
     kind: str
     payload: dict[str, Any]
     attempts: int
+    key: str | None = None
 
 
 Handler = Callable[[ClaimedJob], None]
@@ -38,10 +41,38 @@ def enqueue(
     payload: dict[str, Any],
     run_at: datetime | None = None,
     max_attempts: int = 8,
+    key: str | None = None,
 ) -> Job:
-    job = Job(kind=kind, payload=payload, run_at=run_at or utcnow(), max_attempts=max_attempts)
+    job = Job(
+        kind=kind, payload=payload, run_at=run_at or utcnow(), max_attempts=max_attempts, key=key
+    )
     session.add(job)
     return job
+
+
+def enqueue_once(
+    session: Session,
+    key: str,
+    kind: str,
+    payload: dict[str, Any],
+    run_at: datetime | None = None,
+    max_attempts: int = 8,
+) -> bool:
+    """Queues the job unless one with this key was ever queued (by this or another process);
+    True when this call queued it."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    result = session.execute(
+        insert(Job)
+        .values(
+            key=key,
+            kind=kind,
+            payload=payload,
+            run_at=run_at or utcnow(),
+            max_attempts=max_attempts,
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def backoff(attempts: int) -> timedelta:
@@ -68,7 +99,7 @@ def claim(db: Database, limit: int = 20, now: datetime | None = None) -> list[Cl
         for job in jobs:
             job.locked_until = now + LEASE
             job.attempts += 1
-            claimed.append(ClaimedJob(job.id, job.kind, dict(job.payload), job.attempts))
+            claimed.append(ClaimedJob(job.id, job.kind, dict(job.payload), job.attempts, job.key))
         return claimed
 
 

@@ -1,5 +1,5 @@
 """Mail: queued through the job table in the caller's transaction, sent over SMTP with
-retries, or written to a folder when no SMTP host is set."""
+retries (once per job key, see `deliver`), or written to a folder when no SMTP host is set."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ideas import jobs
+from ideas.db import Database
 from ideas.errors import N_
 from ideas.i18n import translations
+from ideas.models import MailDelivery, utcnow
 from ideas.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,43 @@ TEMPLATES = {
             "If it was not you, ignore this message: your password stays as it is."
         ),
     ),
+    "status_changed": (
+        N_("“%(title)s” is now %(new)s"),
+        N_(
+            "Hello %(name)s,\n\n"
+            "%(actor)s moved “%(title)s” from %(old)s to %(new)s.\n\n"
+            "%(note)sSee the idea: %(link)s"
+        ),
+    ),
+    "status_note": (
+        N_("News on “%(title)s”"),
+        N_(
+            "Hello %(name)s,\n\n"
+            "%(actor)s posted an update on “%(title)s” (%(new)s).\n\n"
+            "%(note)sSee the idea: %(link)s"
+        ),
+    ),
+    "digest": (
+        N_("Your weekly news on the ideas you follow"),
+        N_(
+            "Hello %(name)s,\n\n"
+            "this is what changed on the ideas you vote for or follow since your last digest:"
+            "\n\n%(changes)s"
+        ),
+    ),
+}
+
+# Pieces of the mails above, translated and filled in the same way.
+PARTS = {
+    "note": N_("The team's note:\n%(note)s\n\n"),
+    "change": N_("“%(title)s”: %(old)s → %(new)s"),
+    "update": N_("“%(title)s”: an update (%(new)s)"),
+    "more": N_("And %(n)d more: %(link)s"),
+    "footer": N_(
+        "You get this email because you vote for or follow ideas on the portal.\n"
+        "Choose how often we write: %(settings)s\n"
+        "Unsubscribe: %(unsubscribe)s"
+    ),
 }
 
 
@@ -40,25 +79,54 @@ def render(template: str, locale: str, params: dict[str, Any]) -> tuple[str, str
     return gettext(subject) % params, gettext(body) % params
 
 
+def part(name: str, locale: str, params: dict[str, Any]) -> str:
+    return translations(locale).gettext(PARTS[name]) % params
+
+
 def queue(session: Session, to: str, template: str, locale: str, params: dict[str, Any]) -> None:
     subject, body = render(template, locale, params)
     jobs.enqueue(session, "send_mail", {"to": to, "subject": subject, "body": body})
 
 
-def build_message(settings: Settings, payload: dict[str, Any], job_id: int) -> EmailMessage:
+def build_message(settings: Settings, payload: dict[str, Any], message_id: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = payload["to"]
     message["Subject"] = payload["subject"]
     message["Date"] = formatdate(localtime=False)
-    # The same job always carries the same Message-ID, so a retried send can be recognised.
-    message["Message-ID"] = make_msgid(idstring=f"job{job_id}", domain="ideas-portal")
+    message["Message-ID"] = message_id
+    for name, value in payload.get("headers", {}).items():  # e.g. List-Unsubscribe
+        message[name] = value
     message.set_content(payload["body"])
     return message
 
 
-def send(settings: Settings, payload: dict[str, Any], job_id: int) -> None:
-    message = build_message(settings, payload, job_id)
+def deliver(
+    db: Database, settings: Settings, job: jobs.ClaimedJob, payload: dict[str, Any]
+) -> None:
+    """Sends the job's mail once per key. The delivery is recorded before the mail goes out
+    and marked sent right after the server took it: a retry of a job whose worker stopped after
+    that (the job not yet marked done) sends nothing. A retry after a stop between the two
+    cannot know whether the server took the mail; it sends it again with the same Message-ID,
+    which mail programs recognise as the same message."""
+    key = job.key or f"job:{job.id}"
+    with db.transaction() as session:
+        delivery = session.get(MailDelivery, key)
+        if delivery is None:
+            delivery = MailDelivery(key=key, message_id=make_msgid(domain="ideas-portal"))
+            session.add(delivery)
+        elif delivery.sent_at is not None:
+            log.info("mail %s was sent already (job %s): not sending it again", key, job.id)
+            return
+        message_id = delivery.message_id
+    send(settings, build_message(settings, payload, message_id), job.id)
+    with db.transaction() as session:
+        sent = session.get(MailDelivery, key)
+        assert sent is not None
+        sent.sent_at = utcnow()
+
+
+def send(settings: Settings, message: EmailMessage, job_id: int) -> None:
     if not settings.smtp_host:
         _write_to_folder(settings.mail_dir, message, job_id)
         return

@@ -261,6 +261,8 @@ class Job(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Names the work once (e.g. "status:12:34"): the same key is never queued twice.
+    key: Mapped[str | None] = mapped_column(String(200), unique=True)
     run_at: Mapped[datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(default=0)
     max_attempts: Mapped[int] = mapped_column(default=8)
@@ -346,9 +348,7 @@ class Theme(Base):
     keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
     auto_name: Mapped[str] = mapped_column(String(200), default="")  # keywords + central title
     custom_name: Mapped[str | None] = mapped_column(String(120))  # staff's; survives rebuilds
-    central_idea_id: Mapped[int | None] = mapped_column(
-        ForeignKey("ideas.id", ondelete="SET NULL")
-    )
+    central_idea_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id", ondelete="SET NULL"))
     size: Mapped[int] = mapped_column(default=0)
     voters: Mapped[int] = mapped_column(default=0)
     weighted_voters: Mapped[float] = mapped_column(default=0.0)
@@ -386,9 +386,7 @@ class ThemeEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     theme_id: Mapped[int] = mapped_column(ForeignKey("themes.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
-    other_theme_id: Mapped[int | None] = mapped_column(
-        ForeignKey("themes.id", ondelete="SET NULL")
-    )
+    other_theme_id: Mapped[int | None] = mapped_column(ForeignKey("themes.id", ondelete="SET NULL"))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -455,3 +453,31 @@ class RoadmapChange(Base):
     to_status: Mapped[str] = mapped_column(String(20))
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    actor: Mapped[User | None] = relationship(lazy="joined")
+
+
+class MailDelivery(Base):
+    """One outgoing mail, by its job's key, recorded before it is handed to the server and
+    marked once the server accepted it: a job retried after a crash sends it no second time."""
+
+    __tablename__ = "mail_deliveries"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(250))  # the same on every attempt
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class Digest(Base):
+    """A member's weekly digest: the status changes from ``since`` to ``until`` (one a week)."""
+
+    __tablename__ = "digests"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    week: Mapped[date] = mapped_column(Date, primary_key=True)  # the Monday of its ISO week
+    since: Mapped[datetime]
+    until: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

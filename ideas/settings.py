@@ -36,7 +36,11 @@ VARIABLES = (
     "MAX_BODY_BYTES",
     "LOG_LEVEL",
     "EMBEDDING_BACKEND",
+    "EMBEDDING_CACHE_DIR",
+    "DIGEST_SCHEDULE",
 )
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _flag(value: str) -> bool:
@@ -62,7 +66,9 @@ class Settings:
     worker: bool = True
     max_body_bytes: int = 1_000_000
     log_level: str = "INFO"
-    embedding_backend: str = "minilm"
+    embedding_backend: str = "onnx"
+    embedding_cache_dir: Path | None = None  # None: ~/.cache/ideas-portal (ml.embedders)
+    digest_schedule: str = "mon 09:00"  # the weekly digest's day and time, in UTC
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -91,7 +97,29 @@ class Settings:
             max_body_bytes=int(get("MAX_BODY_BYTES") or base.max_body_bytes),
             log_level=(get("LOG_LEVEL") or base.log_level).upper(),
             embedding_backend=(get("EMBEDDING_BACKEND") or base.embedding_backend).lower(),
+            embedding_cache_dir=Path(cache) if (cache := get("EMBEDDING_CACHE_DIR")) else None,
+            digest_schedule=_checked_weekly(get("DIGEST_SCHEDULE") or base.digest_schedule),
         )
+
+
+def weekly_time(value: str) -> tuple[int, int, int]:
+    """Parses a weekly time: "mon 09:00" is (0, 9, 0), the weekday counted from Monday."""
+    day, _, clock = value.strip().lower().partition(" ")
+    hour, _, minute = clock.strip().partition(":")
+    if (
+        day not in WEEKDAYS
+        or not (clock.isascii() and hour.isdigit() and minute.isdigit() and len(minute) == 2)
+        or not (int(hour) < 24 and int(minute) < 60)
+    ):
+        raise ValueError(
+            f"a weekly time looks like 'mon 09:00' (mon-sun, then UTC time): {value!r}"
+        )
+    return WEEKDAYS.index(day), int(hour), int(minute)
+
+
+def _checked_weekly(value: str) -> str:
+    weekly_time(value)  # refuse a bad value at start-up, not at the first digest
+    return value
 
 
 def normalise_database_url(url: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select
@@ -118,3 +119,35 @@ def unvote(session: Session, user: User, idea: Idea) -> VoteState:
     ensure_not_merged(session, idea)
     merges.unvote_tree(session, user.id, idea.id)
     return _state(session, user, idea, False)
+
+
+# Customer weight: an admin gives a big account more weight (see accounts.set_customer); the
+# weighted figures sit beside the plain counts, never instead of them.
+
+
+def weighted_voters(session: Session, idea_ids: Collection[int]) -> tuple[int, float]:
+    """The distinct people who vote for any of the ideas, and their weights' sum: each person
+    counts once, however many of the ideas they vote for."""
+    if not idea_ids:
+        return 0, 0.0
+    voters = select(Vote.user_id).where(Vote.idea_id.in_(idea_ids)).distinct().subquery()
+    count, weight = session.execute(
+        select(func.count(), func.coalesce(func.sum(User.weight), 0.0))
+        .select_from(voters)
+        .join(User, User.id == voters.c.user_id)
+    ).one()
+    return int(count), float(weight)
+
+
+def weighted_counts(session: Session, idea_ids: Collection[int]) -> dict[int, float]:
+    """Each idea's votes, every voter counted by their weight (ideas without votes: 0)."""
+    if not idea_ids:
+        return {}
+    rows = session.execute(
+        select(Vote.idea_id, func.sum(User.weight))
+        .join(User, User.id == Vote.user_id)
+        .where(Vote.idea_id.in_(idea_ids))
+        .group_by(Vote.idea_id)
+    ).all()
+    found = {idea_id: float(weight) for idea_id, weight in rows}
+    return {idea_id: found.get(idea_id, 0.0) for idea_id in idea_ids}

@@ -4,22 +4,66 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from datetime import datetime
 
-from ideas import jobs, mail
+from ideas import digest, embeddings, jobs, mail, themes, update_mails
 from ideas.db import Database
 from ideas.settings import Settings
 
 log = logging.getLogger(__name__)
 
+SCHEDULE_EVERY = 60.0  # seconds between checks that the weekly jobs are queued
 
-def handlers(settings: Settings) -> dict[str, jobs.Handler]:
-    return {"send_mail": lambda job: mail.send(settings, job.payload, job.id)}
+
+def handlers(db: Database, settings: Settings) -> dict[str, jobs.Handler]:
+    return {
+        "send_mail": lambda job: mail.deliver(db, settings, job, job.payload),
+        "status_mail": lambda job: update_mails.send_status_mail(db, settings, job),
+        "weekly_digest": lambda job: _digests(db, job),
+        "digest_mail": lambda job: update_mails.send_digest(db, settings, job),
+        themes.REBUILD_JOB: lambda job: _rebuild_themes(db, settings),
+    }
+
+
+def _digests(db: Database, job: jobs.ClaimedJob) -> None:
+    queued = digest.fan_out(db, datetime.fromisoformat(job.payload["until"]))
+    log.info("weekly digest: %s members have news", queued)
+
+
+def _rebuild_themes(db: Database, settings: Settings) -> None:
+    report = themes.rebuild(db, embeddings.make_shared(settings.embedding_backend).name)
+    found = sum(scope.themes for scope in report.scopes)
+    log.info("themes rebuilt: %s themes in %.1f s", found, report.seconds)
+
+
+def schedule(db: Database, settings: Settings) -> None:
+    """Queues the recurring jobs' next runs (when they are not queued already)."""
+    digest.schedule(db, settings)
+    themes.schedule(db)
+
+
+def run_once(db: Database, settings: Settings, limit: int = 1000) -> int:
+    """Schedules, then runs what is due, including the jobs that those jobs queued (a digest
+    queues its mails); returns how many jobs ran. For cron: `ideas-portal worker --once`."""
+    schedule(db, settings)
+    table = handlers(db, settings)
+    total = 0
+    while done := jobs.run_due(db, table, limit):
+        total += done
+        if total >= limit:
+            break
+    return total
 
 
 def run(db: Database, settings: Settings, stop: threading.Event, interval: float = 2.0) -> None:
-    table = handlers(settings)
+    table = handlers(db, settings)
+    scheduled_at = -SCHEDULE_EVERY
     while not stop.is_set():
         try:
+            if time.monotonic() - scheduled_at >= SCHEDULE_EVERY:
+                schedule(db, settings)
+                scheduled_at = time.monotonic()
             busy = jobs.run_due(db, table)
         except Exception:  # the database may be away for a moment; try again
             log.exception("worker loop failed; retrying")

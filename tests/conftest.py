@@ -3,12 +3,18 @@ PostgreSQL), emptied after each test, and the app in front of it."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import re
+import socket
 from collections.abc import Iterator
+from dataclasses import replace
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
@@ -162,3 +168,46 @@ def member_client(client: TestClient, make_user) -> TestClient:  # type: ignore[
     sign_in(client, user.email)
     client.user = user  # type: ignore[attr-defined]
     return client
+
+
+# A real SMTP server (aiosmtpd) --------------------------------------------------------------
+
+
+class Collector:
+    """An aiosmtpd handler that keeps every envelope it accepts."""
+
+    def __init__(self) -> None:
+        self.envelopes: list = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's name
+        self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"
+
+    def messages(self) -> list[EmailMessage]:
+        return [
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+            for envelope in self.envelopes
+        ]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp():
+    collector = Collector()
+    controller = Controller(collector, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller, collector
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_settings(settings, smtp):
+    controller, _ = smtp
+    return replace(settings, smtp_host="127.0.0.1", smtp_port=controller.port)

@@ -3,17 +3,18 @@ Described by the OpenAPI document in web/openapi.py."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ideas import boards, comments, duplicates, embeddings, merges, votes
+from ideas import boards, comments, duplicates, embeddings, merges, roadmap, themes, votes
 from ideas import ideas as idea_rules
 from ideas.errors import N_, Errors
 from ideas.ideas import SORTS, STATUSES
-from ideas.models import Board, Comment, Idea
+from ideas.models import Board, Comment, Idea, RoadmapItem, Theme
 from web import openapi as spec
 from web import security
 from web.forms import MAX_ID, page_number, text, whole_number, with_json
@@ -246,3 +247,173 @@ def similar_ideas(request: Request) -> Response:
             for match in found
         ]
     )
+
+
+# Themes ---------------------------------------------------------------------------------------
+
+
+def theme_json(theme: Theme, idea_ids: list[int]) -> dict[str, Any]:
+    return {
+        "id": theme.id,
+        "name": theme.name,
+        "keywords": list(theme.keywords),
+        "size": theme.size,
+        "voters": theme.voters,
+        "weighted_voters": theme.weighted_voters,
+        "growth": theme.growth,
+        "idea_ids": idea_ids,
+    }
+
+
+def list_themes(request: Request) -> Response:
+    """Staff: the themes of a board (or, without one, across boards), most voters first."""
+    staff(request)
+    slug = request.query_params.get("board")
+    with db(request).reading() as session:
+        board = boards.get_by_slug(session, slug) if slug else None
+        found = themes.listing(session, board.id if board else None)
+        members = themes.idea_ids_of(session, [theme.id for theme in found])
+        return JSONResponse([theme_json(theme, members[theme.id]) for theme in found])
+
+
+# The roadmap ----------------------------------------------------------------------------------
+
+
+def roadmap_item_json(
+    request: Request, item: RoadmapItem, score: roadmap.Score, ideas: list[Idea]
+) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "title": item.title,
+        "description": item.description,
+        "status": item.status,
+        "target": item.target,
+        "note": item.note,
+        "position": item.position,
+        "score": round(score.value, 4),
+        "reach": round(score.reach, 4),
+        "voters": score.voters,
+        "weighted_voters": round(score.weighted_voters, 4),
+        "impact": item.impact,
+        "confidence": item.confidence,
+        "effort": item.effort,
+        "weighted_reach": item.weighted_reach,
+        "idea_ids": sorted(idea.id for idea in ideas),
+        "theme_id": item.theme_id,
+        "created_at": item.created_at.isoformat(),
+        "updated_at": item.updated_at.isoformat(),
+        "shipped_at": item.shipped_at.isoformat() if item.shipped_at else None,
+        "url": str(request.url_for("api_roadmap_item", id=item.id)),
+    }
+
+
+def _roadmap_json(request: Request, session: Session, items: list[RoadmapItem]) -> list[Any]:
+    scores = roadmap.scores(session, items)
+    ideas = roadmap.linked_ideas(session, [item.id for item in items], request.state.user)
+    return [roadmap_item_json(request, item, scores[item.id], ideas[item.id]) for item in items]
+
+
+def _created(request: Request, body: dict[str, Any]) -> Response:
+    return JSONResponse(body, status_code=201, headers={"Location": body["url"]})
+
+
+def list_roadmap(request: Request) -> Response:
+    status = request.query_params.get("status") or None
+    if status is not None and status not in roadmap.STATUSES:
+        errors = Errors()
+        errors.add("status", N_("One of: %(values)s."), values=", ".join(roadmap.STATUSES))
+        errors.raise_if_any()
+    with db(request).reading() as session:
+        columns = roadmap.by_status(session, [status] if status else roadmap.STATUSES)
+        items = [item for column in columns.values() for item in column]
+        return JSONResponse(_roadmap_json(request, session, items))
+
+
+def get_roadmap_item(request: Request) -> Response:
+    with db(request).reading() as session:
+        item = roadmap.get(session, request.path_params["id"])
+        return JSONResponse(_roadmap_json(request, session, [item])[0])
+
+
+def _roadmap_fields(data: dict[str, Any], item: RoadmapItem | None) -> roadmap.Fields:
+    """The item's fields with the body's changes (a new item: the defaults)."""
+    fields = roadmap.Fields.of(item) if item else roadmap.Fields("")
+    changes = {name: data[name] for name in roadmap.Fields.__dataclass_fields__ if name in data}
+    for name in ("title", "description", "target"):  # anything but text counts as empty
+        if name in changes and not isinstance(changes[name], str):
+            changes[name] = ""
+    return replace(fields, **changes)
+
+
+def _roadmap_ideas(session: Session, data: dict[str, Any]) -> list[Idea] | None:
+    """The ideas `idea_ids` names; None when the body has no `idea_ids`."""
+    if "idea_ids" not in data:
+        return None
+    ids = data["idea_ids"]
+    if not isinstance(ids, list) or not all(
+        isinstance(i, int) and not isinstance(i, bool) and 0 < i <= MAX_ID for i in ids
+    ):
+        errors = Errors()
+        errors.add("idea_ids", N_("A list of idea numbers."))
+        errors.raise_if_any()
+    return roadmap.find_ideas(session, ids, "idea_ids")
+
+
+def _position(data: dict[str, Any]) -> int | None:
+    position = data.get("position")
+    if position is None:
+        return None
+    if not isinstance(position, int) or isinstance(position, bool) or not 0 <= position <= MAX_ID:
+        errors = Errors()
+        errors.add("position", N_("A whole number, 0 for the top of the column."))
+        errors.raise_if_any()
+    assert isinstance(position, int)
+    return position
+
+
+@with_json
+def create_roadmap_item(request: Request, data: dict[str, Any]) -> Response:
+    actor = staff(request)
+    with db(request).transaction() as session:
+        item = roadmap.create(
+            session,
+            actor,
+            _roadmap_fields(data, None),
+            _roadmap_ideas(session, data) or [],
+            text(data, "status") if "status" in data else "planned",
+            text(data, "note"),
+        )
+        body = _roadmap_json(request, session, [item])[0]
+    return _created(request, body)
+
+
+@with_json
+def update_roadmap_item(request: Request, data: dict[str, Any]) -> Response:
+    """Changes the fields the body gives; a new status moves the linked ideas too."""
+    actor = staff(request)
+    with db(request).transaction() as session:
+        item = roadmap.get(session, request.path_params["id"])
+        touched = any(name in data for name in roadmap.Fields.__dataclass_fields__)
+        roadmap.change(
+            session,
+            actor,
+            item,
+            fields=_roadmap_fields(data, item) if touched else None,
+            ideas=_roadmap_ideas(session, data),
+            status=text(data, "status") if "status" in data else None,
+            position=_position(data),
+            note=text(data, "note"),
+        )
+        body = _roadmap_json(request, session, [item])[0]
+    return JSONResponse(body)
+
+
+@with_json
+def promote_theme(request: Request, data: dict[str, Any]) -> Response:
+    """A roadmap item from the theme (staff): named after it, with every idea of it linked."""
+    actor = staff(request)
+    with db(request).transaction() as session:
+        theme = themes.get(session, request.path_params["id"])
+        item = roadmap.from_theme(session, actor, theme)
+        body = _roadmap_json(request, session, [item])[0]
+    return _created(request, body)

@@ -27,8 +27,10 @@ from web import api
 from web.forms import MAX_ID
 from web.security import AuthMiddleware, GuardMiddleware, RequestRefused
 from web.templating import Pages
-from web.views import admin, auth, duplicates, ideas, notifications, staff
+from web.views import account, admin, auth, duplicates, ideas, notifications, staff
+from web.views import roadmap as roadmap_views
 from web.views import similar as similar_views
+from web.views import themes as theme_views
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -87,8 +89,28 @@ routes = [
     Route("/reset/{token}", auth.reset_form, name="reset_form"),
     Route("/reset/{token}", auth.reset, methods=["POST"], name="reset"),
     Route("/language", auth.language, methods=["POST"], name="language"),
+    Route("/account", account.account_form, name="account"),
+    Route("/account", account.update_account, methods=["POST"], name="update_account"),
+    Route("/unsubscribe/{token}", account.unsubscribe_form, name="unsubscribe_form"),
+    Route("/unsubscribe/{token}", account.unsubscribe, methods=["POST"], name="unsubscribe"),
     Route("/notifications", notifications.index, name="notifications"),
     Route("/notifications/read", notifications.mark_read, methods=["POST"], name="mark_read"),
+    Route("/staff", theme_views.overview, name="staff_dashboard"),
+    Route("/staff/themes", theme_views.theme_list, name="themes"),
+    Route("/staff/themes/rebuild", theme_views.rebuild, methods=["POST"], name="rebuild_themes"),
+    Route("/staff/themes/{id:id}", theme_views.theme_page, name="theme"),
+    Route(
+        "/staff/themes/{id:id}/rename", theme_views.rename, methods=["POST"], name="rename_theme"
+    ),
+    Route("/staff/themes/{id:id}/merge", theme_views.merge, methods=["POST"], name="merge_theme"),
+    Route(
+        "/staff/themes/{id:id}/move",
+        theme_views.move_idea,
+        methods=["POST"],
+        name="move_theme_idea",
+    ),
+    Route("/staff/themes/{id:id}/hide", theme_views.hide, methods=["POST"], name="hide_theme"),
+    Route("/staff/themes/{id:id}/show", theme_views.show, methods=["POST"], name="show_theme"),
     Route("/staff/moderation", staff.moderation, name="moderation"),
     Route("/staff/audit", staff.audit_log, name="audit"),
     Route("/staff/duplicates", duplicates.queue, name="duplicates"),
@@ -104,6 +126,42 @@ routes = [
         methods=["POST"],
         name="dismiss_candidate",
     ),
+    Route("/staff/roadmap", roadmap_views.board, name="roadmap_board"),
+    Route("/staff/roadmap", roadmap_views.create, methods=["POST"], name="create_roadmap_item"),
+    Route("/staff/roadmap/new", roadmap_views.new_form, name="new_roadmap_item"),
+    Route("/staff/roadmap/{id:id}", roadmap_views.item_page, name="roadmap_item"),
+    Route(
+        "/staff/roadmap/{id:id}",
+        roadmap_views.update,
+        methods=["POST"],
+        name="update_roadmap_item",
+    ),
+    Route(
+        "/staff/roadmap/{id:id}/move",
+        roadmap_views.move,
+        methods=["POST"],
+        name="move_roadmap_item",
+    ),
+    Route(
+        "/staff/roadmap/{id:id}/link",
+        roadmap_views.link,
+        methods=["POST"],
+        name="link_roadmap_ideas",
+    ),
+    Route(
+        "/staff/roadmap/{id:id}/unlink",
+        roadmap_views.unlink,
+        methods=["POST"],
+        name="unlink_roadmap_idea",
+    ),
+    Route(
+        "/staff/roadmap/from-theme/{id:id}",
+        roadmap_views.from_theme,
+        methods=["POST"],
+        name="roadmap_from_theme",
+    ),
+    Route("/roadmap", roadmap_views.public_roadmap, name="roadmap"),
+    Route("/changelog", roadmap_views.changelog, name="changelog"),
     Route("/users/{id:id}/block", staff.block_user, methods=["POST"], name="block_user"),
     Route("/users/{id:id}/unblock", staff.unblock_user, methods=["POST"], name="unblock_user"),
     Route("/admin/boards", admin.board_list, name="admin_boards"),
@@ -112,6 +170,9 @@ routes = [
     Route("/admin/boards/{slug}/edit", admin.board_update, methods=["POST"], name="update_board"),
     Route("/admin/users", admin.user_list, name="admin_users"),
     Route("/admin/users/{id:id}/role", admin.user_role, methods=["POST"], name="set_role"),
+    Route(
+        "/admin/users/{id:id}/customer", admin.user_customer, methods=["POST"], name="set_customer"
+    ),
     # JSON API
     Route("/api/v1/openapi.json", api.openapi, name="api_openapi"),
     Route("/api/v1/boards", api.list_boards, name="api_boards"),
@@ -128,6 +189,27 @@ routes = [
     Route("/api/v1/ideas/{id:id}/status", api.set_status, methods=["POST"], name="api_status"),
     Route("/api/v1/ideas/{id:id}/merge", api.merge, methods=["POST"], name="api_merge"),
     Route("/api/v1/ideas/{id:id}/unmerge", api.unmerge, methods=["POST"], name="api_unmerge"),
+    Route("/api/v1/themes", api.list_themes, name="api_themes"),
+    Route("/api/v1/roadmap", api.list_roadmap, name="api_roadmap"),
+    Route(
+        "/api/v1/roadmap",
+        api.create_roadmap_item,
+        methods=["POST"],
+        name="api_create_roadmap_item",
+    ),
+    Route("/api/v1/roadmap/{id:id}", api.get_roadmap_item, name="api_roadmap_item"),
+    Route(
+        "/api/v1/roadmap/{id:id}",
+        api.update_roadmap_item,
+        methods=["PATCH"],
+        name="api_update_roadmap_item",
+    ),
+    Route(
+        "/api/v1/themes/{id:id}/promote",
+        api.promote_theme,
+        methods=["POST"],
+        name="api_promote_theme",
+    ),
     Mount("/static", StaticFiles(directory=STATIC), name="static"),
 ]
 
@@ -241,6 +323,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.secret_key = secret
     app.state.pages = Pages(app.router)
     # Built once per process; the model itself loads lazily (see the lifespan).
-    app.state.embedder = embeddings.make_shared(settings.embedding_backend)
+    app.state.embedder = embeddings.make_shared(
+        settings.embedding_backend, settings.embedding_cache_dir
+    )
     app.state.similar = similar.SimilarIdeas(db, app.state.embedder)
     return app

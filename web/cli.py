@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
+from typing import Any
 
 import click
 
-from ideas import accounts, demo, jobs, migrate, worker
+from ideas import accounts, demo, migrate, worker
 from ideas.accounts import ROLES
 from ideas.db import Database
 from ideas.errors import ValidationError
@@ -148,11 +150,11 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
 @click.option("--once", is_flag=True, help="Run the jobs that are due, then exit (for cron).")
 @click.pass_obj
 def worker_command(settings: Settings, once: bool) -> None:
-    """Run background jobs (mail) in this process until interrupted."""
+    """Run background jobs (mail, the weekly digest) in this process until interrupted."""
     database = _database(settings)
     _require_schema(database)
     if once:
-        done = jobs.run_due(database, worker.handlers(settings), limit=1000)
+        done = worker.run_once(database, settings)
         click.echo(f"{done} jobs run.")
         return
     stop = threading.Event()
@@ -179,11 +181,29 @@ def embeddings_rebuild(settings: Settings) -> None:
 
     database = _database(settings)
     _require_schema(database)
-    embedder = idea_embeddings.make_shared(settings.embedding_backend)
+    embedder = idea_embeddings.make_shared(settings.embedding_backend, settings.embedding_cache_dir)
     total = idea_embeddings.stale_count(database, embedder.name)
     with tqdm(total=total, unit="idea", desc=embedder.name, disable=total == 0) as bar:
         done = idea_embeddings.rebuild(database, embedder, bar.update)
     click.echo(f"{done} ideas embedded with {embedder.name}.")
+
+
+@embeddings.command("export-onnx")
+@click.option("--force", is_flag=True, help="Export again even if the file is there.")
+@click.pass_obj
+def embeddings_export_onnx(settings: Settings, force: bool) -> None:
+    """Export MiniLM to an int8 ONNX model in EMBEDDING_CACHE_DIR (needs torch, once)."""
+    from ml.embedders import OnnxMiniLMEmbedder
+
+    embedder = OnnxMiniLMEmbedder(cache_dir=settings.embedding_cache_dir)
+    if embedder.onnx_path.exists() and not force:
+        click.echo(f"{embedder.onnx_path} is there already (--force exports it again).")
+        return
+    try:
+        path = embedder.export()
+    except ImportError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"{embedder.name} written to {path}.")
 
 
 @main.group()
@@ -212,37 +232,101 @@ def duplicates_scan(settings: Settings) -> None:
     click.echo(f"{queued} new pairs in the duplicate queue.")
 
 
+@main.group()
+def themes() -> None:
+    """Themes: the active ideas grouped by what they ask for."""
+
+
+@themes.command("rebuild")
+@click.pass_obj
+def themes_rebuild(settings: Settings) -> None:
+    """Re-cluster the ideas of every board and across boards, keeping each theme's identity."""
+    from tqdm import tqdm
+
+    from ideas import embeddings as idea_embeddings
+    from ideas import themes as idea_themes
+
+    database = _database(settings)
+    _require_schema(database)
+    model = idea_embeddings.make_shared(settings.embedding_backend).name
+    missing = idea_embeddings.stale_count(database, model)
+    if missing:
+        click.echo(f"{missing} ideas have no vector yet: run `ideas-portal embeddings rebuild`.")
+    scopes = idea_themes.scopes(database)
+    with tqdm(total=len(scopes), unit="scope", desc="themes") as bar:
+        report = idea_themes.rebuild(database, model, bar.update)
+    for scope in report.scopes:
+        where = "all boards" if scope.board_id is None else f"board {scope.board_id}"
+        click.echo(
+            f"{where}: {scope.ideas} ideas, {scope.themes} themes, {scope.unassigned} unassigned"
+            f" ({scope.created} new, {scope.retired} retired, {scope.splits} split,"
+            f" {scope.merges} merged)"
+        )
+    click.echo(f"Done in {report.seconds:.1f} s.")
+
+
 @main.group("eval")
 def evaluate() -> None:
     """Measure the ML components on labelled data."""
 
 
+def _backend_option(command: Callable[..., None]) -> Callable[..., None]:
+    return click.option(
+        "--backend",
+        type=click.Choice(["onnx", "minilm", "hashing", "tfidf"]),
+        default=None,
+        help="Embedder (default: EMBEDDING_BACKEND).",
+    )(command)
+
+
+def _labelled(settings: Settings, file: str, backend: str | None) -> tuple[list[Any], Any]:
+    """The records of a labelled file and the embedder to measure."""
+    from ml.embedders import make_embedder
+    from ml.evaluate import load_jsonl
+
+    records = load_jsonl(file)
+    if len(records) < 2:
+        raise click.ClickException(f"{file}: at least two records are needed.")
+    backend = backend or settings.embedding_backend
+    params = {"cache_dir": settings.embedding_cache_dir} if backend == "onnx" else {}
+    return records, make_embedder(backend, **params)
+
+
+def _print_metrics(embedder: Any, records: list[Any], metrics: dict[str, Any]) -> None:
+    import json
+
+    result = {"backend": embedder.name, "records": len(records), **metrics}
+    click.echo(json.dumps(result, indent=2))
+
+
 @evaluate.command("duplicates")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "--backend",
-    type=click.Choice(["minilm", "hashing", "tfidf"]),
-    default=None,
-    help="Embedder (default: EMBEDDING_BACKEND).",
-)
+@_backend_option
 @click.option("--threshold", type=float, default=None, help="Default: the shipped threshold.")
 @click.pass_obj
 def evaluate_duplicates(
     settings: Settings, file: str, backend: str | None, threshold: float | None
 ) -> None:
-    """Duplicate-detection metrics of FILE.jsonl ({"id", "title", "description", "group"})."""
-    import json
+    """Duplicate-detection metrics of FILE.jsonl ({"id", "title", "description", "group"}),
+    with the baselines (BM25 on the title, TF-IDF, the backend's plain cosine) from the same run."""
+    from ml.evaluate import evaluate_embedder
 
-    from ml.embedders import make_embedder
-    from ml.evaluate import evaluate_embedder, load_jsonl
+    records, embedder = _labelled(settings, file, backend)
+    # fits a backend that learns
+    _print_metrics(embedder, records, evaluate_embedder(records, embedder, threshold))
 
-    records = load_jsonl(file)
-    if len(records) < 2:
-        raise click.ClickException(f"{file}: at least two records are needed.")
-    embedder = make_embedder(backend or settings.embedding_backend)
-    metrics = evaluate_embedder(records, embedder, threshold)  # fits a backend that learns
-    result = {"backend": embedder.name, "records": len(records), **metrics}
-    click.echo(json.dumps(result, indent=2))
+
+@evaluate.command("themes")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@_backend_option
+@click.pass_obj
+def evaluate_themes(settings: Settings, file: str, backend: str | None) -> None:
+    """Theme clustering metrics of FILE.jsonl ({"id", "title", "description", "theme"}):
+    ARI, NMI, themes found, share unassigned, seconds."""
+    from ml.evaluate import evaluate_themes as theme_metrics
+
+    records, embedder = _labelled(settings, file, backend)
+    _print_metrics(embedder, records, theme_metrics(records, embedder))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from ideas import roadmap
 from ideas.comments import BODY_LIMITS
 from ideas.ideas import DESCRIPTION_LIMITS, NOTE_LIMIT, PER_PAGE, SORTS, STATUSES, TITLE_LIMITS
 
@@ -29,12 +30,12 @@ def errors(*names: str) -> dict[str, Any]:
     return {str(ERROR_STATUS[name]): {"$ref": f"#/components/responses/{name}"} for name in names}
 
 
-def id_parameter() -> dict[str, Any]:
+def id_parameter(description: str = "The idea's id.") -> dict[str, Any]:
     return {
         "name": "id",
         "in": "path",
         "required": True,
-        "description": "The idea's id.",
+        "description": description,
         "schema": {"type": "integer", "minimum": 1},
     }
 
@@ -63,6 +64,51 @@ WRITE_ERRORS = ("BadRequest", "Unauthorized", "Forbidden", "TooLarge")
 STRING = {"type": "string"}
 TIMESTAMP = {"type": "string", "format": "date-time", "description": "ISO 8601, UTC."}
 COUNT = {"type": "integer", "minimum": 0}
+
+ROADMAP_TITLE = {
+    "type": "string",
+    "minLength": roadmap.TITLE_LIMITS[0],
+    "maxLength": roadmap.TITLE_LIMITS[1],
+}
+ROADMAP_DESCRIPTION = {
+    "type": "string",
+    "maxLength": roadmap.DESCRIPTION_LIMITS[1],
+    "description": "Markdown; public.",
+}
+ROADMAP_TARGET = {
+    "type": ["string", "null"],
+    "pattern": roadmap.TARGET.pattern,
+    "description": 'A month ("2027-03") or a quarter ("2027-Q1"); null for none.',
+}
+ROADMAP_TARGET_INPUT = {
+    **ROADMAP_TARGET,
+    "pattern": f"^$|{roadmap.TARGET.pattern}",
+    "description": 'A month ("2027-03") or a quarter ("2027-Q1"); empty or null for none.',
+}
+ROADMAP_IMPACT = {
+    "type": "number",
+    "enum": list(roadmap.IMPACTS),
+    "description": "0.25 minimal, 0.5 low, 1 medium, 2 high, 3 massive.",
+}
+ROADMAP_CONFIDENCE = {"type": "number", "minimum": 0, "maximum": 1}
+ROADMAP_EFFORT = {
+    "type": "number",
+    "exclusiveMinimum": 0,
+    "maximum": roadmap.MAX_EFFORT,
+    "description": "Person-months.",
+}
+ROADMAP_NOTE = {
+    "type": "string",
+    "maxLength": roadmap.NOTE_LIMIT,
+    "description": "Public; sent to the linked ideas' followers with a move.",
+}
+ROADMAP_IDEA_IDS = {
+    "type": "array",
+    "items": {"type": "integer", "minimum": 1},
+    "maxItems": roadmap.MAX_IDEAS,
+    "description": "Ideas to link; they take the item's status (merged ideas cannot be linked: "
+    "link the idea they were merged into).",
+}
 
 COMMENT_PROPERTIES: dict[str, Any] = {
     "id": {"type": "integer", "minimum": 1},
@@ -241,6 +287,149 @@ SCHEMAS: dict[str, Any] = {
         "required": ["status"],
         "additionalProperties": False,
     },
+    "Theme": {
+        "description": "Active ideas (not merged, hidden or declined) grouped by what they ask "
+        "for. Weighted voters count each customer by their weight, beside the plain count.",
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer", "minimum": 1},
+            "name": {"type": "string", "description": "The team's name, else the automatic one."},
+            "keywords": {"type": "array", "items": STRING},
+            "size": {**COUNT, "description": "Its ideas."},
+            "voters": {**COUNT, "description": "Distinct people who vote for any of its ideas."},
+            "weighted_voters": {
+                "type": "number",
+                "minimum": 0,
+                "description": "The same people, each counted by their customer weight.",
+            },
+            "growth": {**COUNT, "description": "Voters new to the theme in the last 7 days."},
+            "idea_ids": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+        },
+        "required": [
+            "id",
+            "name",
+            "keywords",
+            "size",
+            "voters",
+            "weighted_voters",
+            "growth",
+            "idea_ids",
+        ],
+        "additionalProperties": False,
+    },
+    "RoadmapStatus": {"type": "string", "enum": list(roadmap.STATUSES)},
+    "RoadmapItem": {
+        "description": "A roadmap item. RICE score = reach × impact × confidence ÷ effort; reach "
+        "is `voters` (each person who voted for a linked idea, once), or `weighted_voters` "
+        "(their customer weights summed) when `weighted_reach` is true.",
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer", "minimum": 1},
+            "title": {"type": "string", "minLength": 1, "maxLength": roadmap.TITLE_LIMITS[1]},
+            "description": {"type": "string", "description": "Markdown source; public."},
+            "status": ref("RoadmapStatus"),
+            "target": ROADMAP_TARGET,
+            "note": {"type": "string", "description": "The latest public note (Markdown)."},
+            "position": {**COUNT, "description": "Its place in its status column, 0 first."},
+            "score": {"type": "number", "minimum": 0},
+            "reach": {"type": "number", "minimum": 0, "description": "The reach in the score."},
+            "voters": {**COUNT, "description": "Distinct voters of the linked ideas."},
+            "weighted_voters": {
+                "type": "number",
+                "minimum": 0,
+                "description": "Those voters' customer weights, summed.",
+            },
+            "impact": ROADMAP_IMPACT,
+            "confidence": ROADMAP_CONFIDENCE,
+            "effort": ROADMAP_EFFORT,
+            "weighted_reach": {"type": "boolean"},
+            "idea_ids": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 1},
+                "description": "The linked ideas (hidden ones for staff only).",
+            },
+            "theme_id": {
+                "type": ["integer", "null"],
+                "description": "The theme it was made from, if any.",
+            },
+            "created_at": TIMESTAMP,
+            "updated_at": TIMESTAMP,
+            "shipped_at": {**TIMESTAMP, "type": ["string", "null"]},
+            "url": {"type": "string", "format": "uri", "description": "This item in the API."},
+        },
+        "required": [
+            "id",
+            "title",
+            "description",
+            "status",
+            "target",
+            "note",
+            "position",
+            "score",
+            "reach",
+            "voters",
+            "weighted_voters",
+            "impact",
+            "confidence",
+            "effort",
+            "weighted_reach",
+            "idea_ids",
+            "theme_id",
+            "created_at",
+            "updated_at",
+            "shipped_at",
+            "url",
+        ],
+        "additionalProperties": False,
+    },
+    "NewRoadmapItem": {
+        "type": "object",
+        "properties": {
+            "title": ROADMAP_TITLE,
+            "description": {**ROADMAP_DESCRIPTION, "default": ""},
+            "target": {**ROADMAP_TARGET_INPUT, "default": None},
+            "impact": {**ROADMAP_IMPACT, "default": 1},
+            "confidence": {**ROADMAP_CONFIDENCE, "default": 0.8},
+            "effort": {**ROADMAP_EFFORT, "default": 1},
+            "weighted_reach": {"type": "boolean", "default": False},
+            "idea_ids": ROADMAP_IDEA_IDS,
+            "status": {**ref("RoadmapStatus"), "default": "planned"},
+            "note": {**ROADMAP_NOTE, "default": ""},
+        },
+        "required": ["title"],
+        "additionalProperties": False,
+    },
+    "RoadmapItemChange": {
+        "description": "The fields to change; the others stay as they are.",
+        "type": "object",
+        "properties": {
+            "title": ROADMAP_TITLE,
+            "description": ROADMAP_DESCRIPTION,
+            "target": ROADMAP_TARGET_INPUT,
+            "impact": ROADMAP_IMPACT,
+            "confidence": ROADMAP_CONFIDENCE,
+            "effort": ROADMAP_EFFORT,
+            "weighted_reach": {"type": "boolean"},
+            "idea_ids": {
+                **ROADMAP_IDEA_IDS,
+                "description": "Replaces the linked ideas: new ones take the item's status, "
+                "ideas left out keep theirs.",
+            },
+            "status": {
+                **ref("RoadmapStatus"),
+                "description": "Moves the item; its linked ideas follow (planned, in_progress, "
+                "shipped; cancelled sends their planned and in-progress ideas back to "
+                "under_review) and their followers are notified with the note.",
+            },
+            "note": ROADMAP_NOTE,
+            "position": {
+                **COUNT,
+                "description": "Its place in the status column, 0 at the top; without it a "
+                "moved item goes to the bottom.",
+            },
+        },
+        "additionalProperties": False,
+    },
     "Error": {
         "type": "object",
         "properties": {
@@ -315,6 +504,14 @@ SECURITY_SCHEMES: dict[str, Any] = {
 }
 
 # -- Paths ---------------------------------------------------------------------------------------
+
+LOCATION = {
+    "Location": {
+        "description": "The item in the API.",
+        "required": True,
+        "schema": {"type": "string", "format": "uri"},
+    }
+}
 
 LIST_PARAMETERS: list[dict[str, Any]] = [
     {"name": "board", "in": "query", "description": "A board's slug.", "schema": STRING},
@@ -553,6 +750,111 @@ PATHS: dict[str, Any] = {
             },
         },
     },
+    "/api/v1/themes": {
+        "get": {
+            "operationId": "listThemes",
+            "summary": "The themes of a board, or across boards",
+            "description": "Staff and admins only. Themes are rebuilt daily (and on demand from "
+            "the themes page); hidden themes are left out. Most voters first.",
+            "tags": ["themes"],
+            "security": [{"bearerToken": []}, {"session": []}],
+            "x-role": "staff",
+            "parameters": [
+                {
+                    "name": "board",
+                    "in": "query",
+                    "description": "A board's slug; without it, the themes across all boards.",
+                    "schema": STRING,
+                }
+            ],
+            "responses": {
+                "200": response("The themes.", array_of("Theme")),
+                **errors("Unauthorized", "Forbidden"),
+                "404": response("There is no board with this slug.", ref("Error")),
+            },
+        },
+    },
+    "/api/v1/roadmap": {
+        "get": {
+            "operationId": "listRoadmap",
+            "summary": "The roadmap items",
+            "description": "By status (planned, in progress, shipped, cancelled), each column in "
+            "its order.",
+            "tags": ["roadmap"],
+            "security": OPTIONAL_AUTH,
+            "parameters": [{"name": "status", "in": "query", "schema": ref("RoadmapStatus")}],
+            "responses": {
+                "200": response("The items.", array_of("RoadmapItem")),
+                **errors("InvalidQuery"),
+            },
+        },
+        "post": {
+            "operationId": "createRoadmapItem",
+            "summary": "Put an item on the roadmap",
+            "description": "Staff and admins only. The linked ideas take the item's status and "
+            "their followers are notified.",
+            "tags": ["roadmap"],
+            "security": AUTH,
+            "x-role": "staff",
+            "requestBody": {
+                "required": True,
+                "content": {JSON: {"schema": ref("NewRoadmapItem")}},
+            },
+            "responses": {
+                "201": response("The item, as stored.", ref("RoadmapItem"), headers=LOCATION),
+                **errors(*WRITE_ERRORS),
+            },
+        },
+    },
+    "/api/v1/roadmap/{id}": {
+        "parameters": [id_parameter("The roadmap item's id.")],
+        "get": {
+            "operationId": "getRoadmapItem",
+            "summary": "One roadmap item",
+            "tags": ["roadmap"],
+            "security": OPTIONAL_AUTH,
+            "responses": {
+                "200": response("The item.", ref("RoadmapItem")),
+                "404": response("No such roadmap item.", ref("Error")),
+            },
+        },
+        "patch": {
+            "operationId": "updateRoadmapItem",
+            "summary": "Change a roadmap item, or move it",
+            "description": "Staff and admins only. A new status moves the linked ideas as the "
+            "roadmap board does.",
+            "tags": ["roadmap"],
+            "security": AUTH,
+            "x-role": "staff",
+            "requestBody": {
+                "required": True,
+                "content": {JSON: {"schema": ref("RoadmapItemChange")}},
+            },
+            "responses": {
+                "200": response("The item after the change.", ref("RoadmapItem")),
+                **errors(*WRITE_ERRORS),
+                "404": response("No such roadmap item.", ref("Error")),
+            },
+        },
+    },
+    "/api/v1/themes/{id}/promote": {
+        "parameters": [id_parameter("The theme's id.")],
+        "post": {
+            "operationId": "promoteTheme",
+            "summary": "Put a theme on the roadmap",
+            "description": "Staff and admins only. A new item named after the theme, with every "
+            "idea of the theme linked (they become planned). 409 when an item made from the "
+            "theme is on the roadmap and not cancelled. No body is needed.",
+            "tags": ["roadmap"],
+            "security": AUTH,
+            "x-role": "staff",
+            "responses": {
+                "201": response("The new item.", ref("RoadmapItem"), headers=LOCATION),
+                **errors(*WRITE_ERRORS, "Conflict"),
+                "404": response("No such theme.", ref("Error")),
+            },
+        },
+    },
 }
 
 
@@ -563,7 +865,7 @@ def document(server: str) -> dict[str, Any]:
         "info": {
             "title": "Ideas portal API",
             "version": "1",
-            "summary": "Ideas, votes and comments of the idea portal, as JSON.",
+            "summary": "Ideas, votes, comments and the roadmap of the idea portal, as JSON.",
             "description": 'Errors are `{"error": "...", "fields": {...}}`: 400 bad input, '
             "401 no credentials, 403 not allowed, 404 not found, 409 a rule forbids it, 413 body "
             "too large, 429 rate limited. `x-role` names the role an operation needs.",
@@ -575,6 +877,8 @@ def document(server: str) -> dict[str, Any]:
             {"name": "ideas"},
             {"name": "votes"},
             {"name": "comments"},
+            {"name": "roadmap"},
+            {"name": "themes"},
             {"name": "meta"},
         ],
         "paths": copy.deepcopy(PATHS),

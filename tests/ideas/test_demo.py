@@ -8,7 +8,7 @@ from sqlalchemy.orm import aliased
 from ideas import demo
 from ideas.db import Database
 from ideas.migrate import upgrade
-from ideas.models import Board, Comment, Idea, StatusChange, User, Vote
+from ideas.models import Board, Comment, Idea, Job, StatusChange, User, Vote
 
 
 def snapshot(database: Database) -> list[tuple]:
@@ -44,6 +44,7 @@ def test_demo_loads_a_community_and_is_deterministic(db, tmp_path) -> None:
         assert summary.votes == count(Vote) > summary.ideas  # more than the authors' own
         assert summary.comments == count(Comment) > 0
         assert count(StatusChange) > 0
+        assert count(Job) == 0  # the demo's past status changes email nobody
         statuses = set(session.scalars(select(Idea.status)))
         assert {"open", "under_review", "planned", "in_progress", "shipped", "declined"} <= statuses
         # The counters agree with the rows they count.

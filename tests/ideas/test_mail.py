@@ -7,61 +7,20 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import socket
 import time
 from dataclasses import replace
 from datetime import timedelta
 from email.message import EmailMessage
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
 from ideas import accounts, jobs, worker
 from ideas.i18n import translations
 from ideas.models import Job, User, utcnow
+from tests.conftest import free_port
 
 SUBJECT = "Reset your password"
-
-
-class Collector:
-    """An aiosmtpd handler that keeps every envelope it accepts."""
-
-    def __init__(self) -> None:
-        self.envelopes: list = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's name
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def messages(self) -> list[EmailMessage]:
-        return [
-            email.message_from_bytes(envelope.content, policy=email.policy.default)
-            for envelope in self.envelopes
-        ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def smtp():
-    collector = Collector()
-    controller = Controller(collector, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield controller, collector
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-def smtp_settings(settings, smtp):
-    controller, _ = smtp
-    return replace(settings, smtp_host="127.0.0.1", smtp_port=controller.port)
 
 
 @pytest.fixture
@@ -99,7 +58,7 @@ def test_reset_request_queues_the_mail_in_the_same_transaction(db, settings, ada
 def test_worker_delivers_exactly_one_reset_mail(db, smtp, smtp_settings, ada) -> None:
     _, collector = smtp
     request_reset(db, smtp_settings)
-    handlers = worker.handlers(smtp_settings)
+    handlers = worker.handlers(db, smtp_settings)
     assert jobs.run_due(db, handlers) == 1
     assert jobs.run_due(db, handlers) == 0  # nothing left, nothing sent twice
     assert len(collector.envelopes) == 1
@@ -126,7 +85,7 @@ def test_reset_mail_is_in_the_users_language(db, smtp, smtp_settings, ada) -> No
     with db.transaction() as session:
         accounts.set_locale(session.get(User, ada.id), "it")
     request_reset(db, smtp_settings, locale="en")  # the user's own choice wins
-    jobs.run_due(db, worker.handlers(smtp_settings))
+    jobs.run_due(db, worker.handlers(db, smtp_settings))
     (message,) = collector.messages()
     italian = translations("it").gettext
     # Follows the Italian catalogue (ideas/locales/it) rather than copying its wording.
@@ -145,7 +104,7 @@ def test_reset_mail_is_in_the_users_language(db, smtp, smtp_settings, ada) -> No
 def test_reset_mail_falls_back_to_the_requests_language(db, smtp, smtp_settings, ada) -> None:
     _, collector = smtp
     request_reset(db, smtp_settings, locale="it")
-    jobs.run_due(db, worker.handlers(smtp_settings))
+    jobs.run_due(db, worker.handlers(db, smtp_settings))
     (message,) = collector.messages()
     assert message["Subject"] == translations("it").gettext(SUBJECT)
 
@@ -157,18 +116,18 @@ def test_mail_waits_and_is_retried_while_the_server_is_away(
     away = replace(settings, smtp_host="127.0.0.1", smtp_port=free_port())  # nobody listens
     request_reset(db, away)
     before = utcnow()
-    assert jobs.run_due(db, worker.handlers(away)) == 1
+    assert jobs.run_due(db, worker.handlers(db, away)) == 1
     with db.reading() as session:
         job = session.scalars(select(Job)).one()
     assert job.done_at is None and job.failed_at is None  # not lost
     assert job.attempts == 1
     assert job.run_at >= before + jobs.backoff(1)  # pushed back
     assert "ConnectionRefusedError" in job.last_error
-    assert jobs.run_due(db, worker.handlers(smtp_settings)) == 0  # not due yet
+    assert jobs.run_due(db, worker.handlers(db, smtp_settings)) == 0  # not due yet
     # Time passes; the server is back.
     with db.transaction() as session:
         session.execute(update(Job).values(run_at=utcnow() - timedelta(seconds=1)))
-    assert jobs.run_due(db, worker.handlers(smtp_settings)) == 1
+    assert jobs.run_due(db, worker.handlers(db, smtp_settings)) == 1
     assert len(collector.envelopes) == 1
     with db.reading() as session:
         job = session.scalars(select(Job)).one()
@@ -178,7 +137,7 @@ def test_mail_waits_and_is_retried_while_the_server_is_away(
 def test_without_an_smtp_host_mail_is_written_to_the_folder(db, settings, ada) -> None:
     assert settings.smtp_host is None
     request_reset(db, settings)
-    assert jobs.run_due(db, worker.handlers(settings)) == 1
+    assert jobs.run_due(db, worker.handlers(db, settings)) == 1
     (path,) = settings.mail_dir.glob("*.eml")
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     assert message["To"] == "ada@example.com" and message["Subject"] == SUBJECT
@@ -200,5 +159,5 @@ def test_the_worker_thread_delivers_queued_mail_and_stops(db, smtp, smtp_setting
         thread.join(30)
     assert not thread.is_alive()
     assert len(collector.envelopes) == 1
-    with db.reading() as session:
-        assert jobs.pending(session) == []
+    with db.reading() as session:  # only the next weekly digest and daily themes rebuild wait
+        assert [job.kind for job in jobs.pending(session)] == ["weekly_digest", "rebuild_themes"]

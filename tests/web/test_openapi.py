@@ -136,7 +136,7 @@ def test_every_api_route_is_documented_and_nothing_else() -> None:
                     in_routes.add((path, method.lower()))
     documented = {(path, method) for path, method, _ in operations()}
     assert in_routes == documented
-    assert len(documented) == 13
+    assert len(documented) == 19
 
 
 def test_the_served_document_is_valid_openapi_3_1(client: TestClient) -> None:
@@ -176,8 +176,12 @@ def test_operations_name_themselves_and_their_errors() -> None:
             ], (path, method)
             assert operation["x-role"] in {"member", "staff"}
             assert {"400", "401", "403", "413"} <= set(responses), (path, method)
+        elif "x-role" in operation:  # a read for the team only: credentials, no CSRF token
+            assert operation["x-role"] == "staff", (path, method)
+            assert operation["security"] == [{"bearerToken": []}, {"session": []}]
+            assert {"401", "403"} <= set(responses), (path, method)
         else:
-            assert "x-role" not in operation and "401" not in responses, (path, method)
+            assert "401" not in responses, (path, method)
     assert DOCUMENT["paths"]["/api/v1/ideas/{id}/status"]["post"]["x-role"] == "staff"
     schemes = DOCUMENT["components"]["securitySchemes"]
     assert schemes["bearerToken"] == {**schemes["bearerToken"], "type": "http", "scheme": "bearer"}
@@ -386,6 +390,21 @@ def test_a_realistic_sequence_of_calls_conforms(
     similar = conforms(client.get(f"{API}/ideas/similar", params={"q": "Offline mode"})).json()
     assert similar[0]["id"] == first["id"]
     conforms(client.get(f"{API}/ideas/similar", params={"q": ""}))
+
+    # the roadmap
+    item = conforms(
+        client.post(
+            f"{API}/roadmap",
+            json={"title": "Offline first", "idea_ids": [first["id"]]},
+            headers=as_team,
+        )
+    ).json()
+    assert [entry["id"] for entry in conforms(client.get(f"{API}/roadmap")).json()] == [item["id"]]
+    conforms(client.get(f"{API}/roadmap/{item['id']}"))
+
+    # themes, for the team (none before the first rebuild)
+    assert conforms(client.get(f"{API}/themes", headers=as_team)).json() == []
+    conforms(client.get(f"{API}/themes", params={"board": "web"}, headers=as_team))
 
     # a browser session: refused without its CSRF token, accepted with it
     sign_in(client, ada.email)

@@ -24,10 +24,10 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from ideas import accounts, boards, comments, duplicates, merges
+from ideas import accounts, boards, comments, duplicates, merges, roadmap, updates
 from ideas import ideas as idea_rules
 from ideas.db import Database
-from ideas.models import Base, Job, User
+from ideas.models import Base, Idea, Job, Theme, ThemeIdea, User
 from tests.conftest import PASSWORD, csrf_of, sign_in
 from web.app import routes
 
@@ -42,7 +42,9 @@ ACTIONS: dict[str, str] = {
     "forgot": "anonymous",
     "reset": "anonymous",
     "language": "anonymous",
+    "unsubscribe": "anonymous",
     "signout": "member",
+    "update_account": "member",
     "create_idea": "member",
     "update_idea": "member",
     "vote": "member",
@@ -72,11 +74,30 @@ ACTIONS: dict[str, str] = {
     "dismiss_candidate": "staff",
     "api_merge": "staff",
     "api_unmerge": "staff",
+    "create_roadmap_item": "staff",
+    "update_roadmap_item": "staff",
+    "move_roadmap_item": "staff",
+    "link_roadmap_ideas": "staff",
+    "unlink_roadmap_idea": "staff",
+    "roadmap_from_theme": "staff",
+    "api_create_roadmap_item": "staff",
+    "api_update_roadmap_item": "staff",
+    "api_promote_theme": "staff",
+    "rebuild_themes": "staff",
+    "rename_theme": "staff",
+    "merge_theme": "staff",
+    "move_theme_idea": "staff",
+    "hide_theme": "staff",
+    "show_theme": "staff",
     "create_board": "admin",
     "update_board": "admin",
     "set_role": "admin",
+    "set_customer": "admin",
 }
 HARMLESS_FOR_ANONYMOUS = {"signout"}  # answers like a success, changes nothing
+# Need no session and so no CSRF token: the signed token in the path is the proof (a mail
+# program's one-click unsubscribe comes without cookies). Checked by their own test below.
+CSRF_EXEMPT = {"unsubscribe"}
 
 # Pages (GET), by the least role that may see them.
 PAGES: dict[str, str] = {
@@ -87,6 +108,7 @@ PAGES: dict[str, str] = {
     "signin_form": "anonymous",
     "forgot_form": "anonymous",
     "reset_form": "anonymous",
+    "unsubscribe_form": "anonymous",
     "api_openapi": "anonymous",
     "api_boards": "anonymous",
     "api_ideas": "anonymous",
@@ -94,12 +116,24 @@ PAGES: dict[str, str] = {
     "api_comments": "anonymous",
     "api_similar_ideas": "anonymous",
     "similar_ideas": "anonymous",
+    "roadmap": "anonymous",
+    "changelog": "anonymous",
+    "api_roadmap": "anonymous",
+    "api_roadmap_item": "anonymous",
     "new_idea": "member",
     "edit_idea": "member",
     "notifications": "member",
+    "account": "member",
     "moderation": "staff",
     "audit": "staff",
     "duplicates": "staff",
+    "roadmap_board": "staff",
+    "new_roadmap_item": "staff",
+    "roadmap_item": "staff",
+    "staff_dashboard": "staff",
+    "themes": "staff",
+    "theme": "staff",
+    "api_themes": "staff",
     "admin_boards": "admin",
     "edit_board": "admin",
     "admin_users": "admin",
@@ -175,11 +209,15 @@ class World:
     idea_id: int
     comment_id: int
     reset_token: str  # the author's
+    unsubscribe_token: str  # the author's
     clients: Callable[[], TestClient]
     _counter: Iterator[int]
     other_idea_id: int = 0  # a second idea, a pending duplicate of the first
     merged_idea_id: int = 0  # a third one, merged into the second
     candidate_id: int = 0  # the pending pair (first, second)
+    roadmap_item_id: int = 0  # planned, with the first idea linked
+    theme_id: int = 0  # of the first and second ideas, not on the roadmap
+    other_theme_id: int = 0  # another theme, empty
 
     def user(self, role: str) -> User:
         number = next(self._counter)
@@ -231,6 +269,16 @@ def world(app: Starlette, db: Database) -> Iterator[World]:
         body = session.scalars(select(Job)).one().payload["body"]
     token = re.search(r"/reset/(\S+)", body)
     assert token
+    with db.transaction() as session:  # after the reset mail: moving ideas queues mail too
+        linked = session.get_one(Idea, idea.id)
+        item = roadmap.create(session, team, roadmap.Fields("CSV exports"), [linked])
+        theme = Theme(auto_name="csv · export · roadmap")
+        session.add(theme)
+        session.flush()
+        session.add_all(ThemeIdea(theme_id=theme.id, idea_id=i.id) for i in (idea, second))
+        other_theme = Theme(auto_name="dark · mode")
+        session.add(other_theme)
+        session.flush()
     with contextlib.ExitStack() as stack:
         yield World(
             db=db,
@@ -240,11 +288,15 @@ def world(app: Starlette, db: Database) -> Iterator[World]:
             idea_id=idea.id,
             comment_id=comment.id,
             reset_token=token.group(1),
+            unsubscribe_token=updates.unsubscribe_token(app.state.secret_key, author.id),
             clients=lambda: stack.enter_context(TestClient(app)),
             _counter=iter(range(1, 1000)),
             other_idea_id=second.id,
             merged_idea_id=third.id,
             candidate_id=candidate.id,
+            roadmap_item_id=item.id,
+            theme_id=theme.id,
+            other_theme_id=other_theme.id,
         )
 
 
@@ -253,6 +305,8 @@ def path_of(route: Route, world: World) -> str:
     for param in route.param_convertors:
         if param == "slug":
             params[param] = world.board_slug
+        elif param == "token" and route.path.startswith("/unsubscribe/"):
+            params[param] = world.unsubscribe_token
         elif param == "token":
             params[param] = world.reset_token
         elif param == "id" and route.name in ("unmerge_idea", "api_unmerge"):
@@ -261,6 +315,12 @@ def path_of(route: Route, world: World) -> str:
             params[param] = world.idea_id
         elif param == "id" and route.path.startswith("/staff/duplicates/"):
             params[param] = world.candidate_id
+        elif param == "id" and route.path.startswith(
+            ("/staff/roadmap/from-theme/", "/api/v1/themes/", "/staff/themes/")
+        ):
+            params[param] = world.theme_id
+        elif param == "id" and route.path.startswith(("/staff/roadmap/", "/api/v1/roadmap/")):
+            params[param] = world.roadmap_item_id
         elif param == "id" and route.path.startswith("/comments/"):
             params[param] = world.comment_id
         elif param == "id" and route.path.startswith(("/users/", "/admin/users/")):
@@ -293,6 +353,8 @@ BODIES: dict[str, Callable[[World], dict[str, Any]]] = {
     "create_board": lambda w: {"name": "Another board", "description": "", "vote_budget": ""},
     "update_board": lambda w: {"name": "Renamed board", "description": "", "vote_budget": "3"},
     "set_role": lambda w: {"role": "staff"},
+    "set_customer": lambda w: {"segment": "Enterprise", "weight": "5"},
+    "update_account": lambda w: {"email_updates": "weekly", "locale": "it"},
     "api_create_idea": lambda w: {
         "board": w.board_slug,
         "title": "Dark mode for the dashboard",
@@ -303,6 +365,27 @@ BODIES: dict[str, Callable[[World], dict[str, Any]]] = {
     "same_as": lambda w: {"other": f"/ideas/{w.other_idea_id}"},
     "merge_idea": lambda w: {"into": str(w.other_idea_id)},
     "api_merge": lambda w: {"into": w.other_idea_id},
+    "create_roadmap_item": lambda w: {
+        "title": "Dark mode",
+        "impact": "1",
+        "confidence": "0.8",
+        "effort": "2",
+        "ideas": str(w.other_idea_id),
+    },
+    "update_roadmap_item": lambda w: {
+        "title": "CSV and Excel exports",
+        "impact": "2",
+        "confidence": "0.5",
+        "effort": "3",
+    },
+    "move_roadmap_item": lambda w: {"status": "in_progress", "note": "Started."},
+    "link_roadmap_ideas": lambda w: {"ideas": f"/ideas/{w.other_idea_id}"},
+    "unlink_roadmap_idea": lambda w: {"idea": str(w.idea_id)},
+    "api_create_roadmap_item": lambda w: {"title": "Dark mode", "idea_ids": [w.other_idea_id]},
+    "api_update_roadmap_item": lambda w: {"status": "shipped", "note": "Out now."},
+    "rename_theme": lambda w: {"name": "CSV exports"},
+    "merge_theme": lambda w: {"into": str(w.other_theme_id)},
+    "move_theme_idea": lambda w: {"idea": str(w.idea_id), "into": str(w.other_theme_id)},
 }
 
 
@@ -342,7 +425,7 @@ def assert_refused(response: Any, statuses: tuple[int, ...]) -> None:
 # State-changing routes -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ACTION_NAMES)
+@pytest.mark.parametrize("name", [name for name in ACTION_NAMES if name not in CSRF_EXEMPT])
 def test_cookie_session_without_csrf_token_is_refused(world: World, name: str) -> None:
     route = route_named(name)
     role = ACTIONS[name] if ACTIONS[name] != "anonymous" else "member"
@@ -356,7 +439,7 @@ def test_cookie_session_without_csrf_token_is_refused(world: World, name: str) -
     assert snapshot(world.db) == before
 
 
-@pytest.mark.parametrize("name", ACTION_NAMES)
+@pytest.mark.parametrize("name", [name for name in ACTION_NAMES if name not in CSRF_EXEMPT])
 def test_csrf_token_of_another_session_is_refused(world: World, name: str) -> None:
     route = route_named(name)
     role = ACTIONS[name] if ACTIONS[name] != "anonymous" else "member"
@@ -419,6 +502,20 @@ def test_people_below_the_role_are_refused(world: World, name: str) -> None:
         assert snapshot(world.db) == before
 
 
+@pytest.mark.parametrize("name", sorted(CSRF_EXEMPT))
+def test_csrf_exempt_routes_need_their_signed_token(world: World, name: str) -> None:
+    route = route_named(name)
+    client = world.client_as("anonymous")  # no session, no CSRF token
+    before = snapshot(world.db)
+    forged = path_of(route, world).replace(world.unsubscribe_token, world.unsubscribe_token[:-2])
+    response = client.request(method_of(route), forged, follow_redirects=False)
+    assert response.status_code == 400, response.text[:300]
+    assert snapshot(world.db) == before
+    response = client.request(method_of(route), path_of(route, world), follow_redirects=False)
+    assert response.status_code == 200, response.text[:300]
+    assert snapshot(world.db) != before
+
+
 def test_member_cannot_edit_someone_elses_idea(world: World) -> None:
     client = world.client_as("anonymous")
     sign_in(client, world.user("member").email)
@@ -450,6 +547,8 @@ def test_anonymous_page_views_never_fail(world: World, name: str) -> None:
     response = world.client_as("anonymous").get(path, follow_redirects=False)
     if PAGES[name] == "anonymous":
         assert response.status_code == 200, response.text[:300]
+    elif route.path.startswith("/api/"):
+        assert response.status_code == 401, response.text[:300]
     else:
         assert response.status_code == 303, response.text[:300]
         assert response.headers["location"].startswith("/signin?next=")
