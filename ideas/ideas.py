@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from ideas import audit, follows, notifications, updates, votes
+from ideas import audit, follows, updates, votes
 from ideas.errors import N_, Errors, Forbidden, NotFound
 from ideas.models import Board, Idea, StatusChange, User, Vote, utcnow
 
@@ -153,9 +153,13 @@ def listing(
     return Page(list(items), total, page, per_page)
 
 
-def set_status(session: Session, actor: User, idea: Idea, status: str, note: str = "") -> None:
+def set_status(
+    session: Session, actor: User, idea: Idea, status: str, note: str = "", tell: bool = True
+) -> StatusChange | None:
     """The team moves an idea; its voters and followers are told, with the note, in the app
-    and by email as each prefers (see ideas.updates), in this transaction."""
+    and by email as each prefers (see ideas.updates), in this transaction. ``tell=False``
+    leaves telling them to the caller (a roadmap item tells everyone once for all its ideas).
+    Returns the change recorded, None when there was nothing to change."""
     if not actor.is_staff:
         raise Forbidden()
     note = note.strip()
@@ -165,25 +169,17 @@ def set_status(session: Session, actor: User, idea: Idea, status: str, note: str
     errors.check_length("note", note, 0, NOTE_LIMIT)
     errors.raise_if_any()
     if status == idea.status and not note:
-        return
+        return None
     change = StatusChange(
         idea_id=idea.id, actor_id=actor.id, from_status=idea.status, to_status=status, note=note
     )
     session.add(change)
     audit.record(session, actor, "idea.status", "idea", idea.id, old=idea.status, new=status)
-    old, idea.status = idea.status, status
+    idea.status = status
     session.flush()  # the change's id names its emails
-    updates.queue_status_mails(session, change, idea)
-    notifications.notify(
-        session,
-        session.scalars(updates.audience(idea.id)).all(),
-        "status_changed",
-        idea.id,
-        actor,
-        old=old,
-        new=status,
-        note=note,
-    )
+    if tell:
+        updates.tell(session, actor, [(change, idea)])
+    return change
 
 
 def status_history(session: Session, idea: Idea) -> list[StatusChange]:

@@ -49,6 +49,14 @@ TEMPLATES = {
             "%(note)sSee the idea: %(link)s"
         ),
     ),
+    "item_moved": (
+        N_("“%(item)s” is now %(new)s"),
+        N_(
+            "Hello %(name)s,\n\n"
+            "%(actor)s moved the roadmap item “%(item)s” to %(new)s. It answers %(count)d ideas "
+            "you vote for or follow:\n\n%(changes)s\n\nSee the roadmap: %(item_link)s"
+        ),
+    ),
     "digest": (
         N_("Your weekly news on the ideas you follow"),
         N_(
@@ -64,6 +72,7 @@ PARTS = {
     "note": N_("The team's note:\n%(note)s\n\n"),
     "change": N_("“%(title)s”: %(old)s → %(new)s"),
     "update": N_("“%(title)s”: an update (%(new)s)"),
+    "on_roadmap": N_("It is part of the roadmap item “%(item)s”: %(item_link)s\n\n"),
     "more": N_("And %(n)d more: %(link)s"),
     "footer": N_(
         "You get this email because you vote for or follow ideas on the portal.\n"

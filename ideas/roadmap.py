@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from ideas import audit
+from ideas import audit, updates
 from ideas import ideas as idea_rules
 from ideas.errors import N_, Conflict, Errors, Forbidden, Message, NotFound, ValidationError
 from ideas.models import (
@@ -330,16 +330,21 @@ def _follow_item(
     note: str,
     joining: bool = False,
 ) -> None:
-    """Brings the ideas to their item's status; their followers are told, with the note.
+    """Brings the ideas to their item's status; their voters and followers are told, with the
+    note, once each.
     Ideas ``joining`` a cancelled item keep their status: nothing was withdrawn from them."""
     if joining and item.status == "cancelled":
         return
+    changes = []
     for idea in sorted(ideas, key=lambda idea: idea.id):
         if idea.merged_into_id is not None:
             continue  # it lives on in its surviving idea, which is the one to move
         status = _idea_status(item.status, idea.status)
         if status is not None:
-            idea_rules.set_status(session, actor, idea, status, note)
+            change = idea_rules.set_status(session, actor, idea, status, note, tell=False)
+            if change is not None:
+                changes.append((change, idea))
+    updates.tell(session, actor, changes, item)
 
 
 def _ideas_of(session: Session, item: RoadmapItem) -> list[Idea]:

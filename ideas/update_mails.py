@@ -13,28 +13,56 @@ from ideas import digest, jobs, keys, mail, updates
 from ideas.db import Database
 from ideas.i18n import supported, translations
 from ideas.ideas import STATUS_LABELS
-from ideas.models import Digest, Idea, StatusChange, User
+from ideas.models import Digest, Idea, RoadmapItem, StatusChange, User
 from ideas.settings import Settings
 
 DIGEST_LIMIT = 50  # changes listed in one digest; the rest are a click away
 
 
 def send_status_mail(db: Database, settings: Settings, job: jobs.ClaimedJob) -> None:
+    """One status change, or several moved together by a roadmap item, to one person."""
     secret = keys.secret_key(db, settings.secret_key)
     with db.reading() as session:
-        change = session.get(StatusChange, job.payload["change_id"])
         user = session.get(User, job.payload["user_id"])
-        idea = session.get(Idea, change.idea_id) if change else None
-        if change is None or user is None or idea is None or idea.hidden_at is not None:
-            return  # gone or hidden since: nothing to say
-        if not _wants(user, "immediately"):
-            return  # they changed their mind since the change was made
+        if user is None or not _wants(user, "immediately"):
+            return  # gone, or they changed their mind since the change was made
+        changes = [
+            (change, idea)
+            for change_id in job.payload["change_ids"]
+            if (change := session.get(StatusChange, change_id)) is not None
+            and (idea := session.get(Idea, change.idea_id)) is not None
+            and idea.hidden_at is None
+        ]
+        if not changes:
+            return  # hidden since: nothing to say
+        item = session.get(RoadmapItem, job.payload.get("item_id") or 0)
         locale = _locale(user, settings)
-        params = _change_params(change, idea, locale, settings)
-        template = "status_changed" if change.from_status != change.to_status else "status_note"
+        if len(changes) == 1:
+            change, idea = changes[0]
+            params = _change_params(change, idea, locale, settings)
+            if item is not None:
+                params["note"] += mail.part("on_roadmap", locale, _item_params(item, settings))
+            moved = change.from_status != change.to_status
+            template = "status_changed" if moved else "status_note"
+        else:
+            first = _change_params(*changes[0], locale, settings)
+            entries = [_entry(change, idea, locale, settings) for change, idea in changes]
+            params = {
+                **first,
+                **_item_params(item, settings),
+                "count": len(changes),
+                "changes": "\n\n".join(entries),
+            }
+            template = "item_moved"
         subject, body = mail.render(template, locale, {**params, "name": user.name})
         payload = _payload(secret, settings, user, subject, body, locale)
     mail.deliver(db, settings, job, payload)
+
+
+def _item_params(item: RoadmapItem | None, settings: Settings) -> dict[str, Any]:
+    if item is None:
+        return {"item": "", "item_link": f"{settings.base_url}/roadmap"}
+    return {"item": item.title, "item_link": f"{settings.base_url}/roadmap#item-{item.id}"}
 
 
 def send_digest(db: Database, settings: Settings, job: jobs.ClaimedJob) -> None:
@@ -86,6 +114,11 @@ def _change_params(
 def _digest_entry(session: Session, change: StatusChange, locale: str, settings: Settings) -> str:
     idea = session.get(Idea, change.idea_id)
     assert idea is not None
+    return _entry(change, idea, locale, settings)
+
+
+def _entry(change: StatusChange, idea: Idea, locale: str, settings: Settings) -> str:
+    """One change in a list of changes: the idea, its move, the note and the link."""
     params = _change_params(change, idea, locale, settings)
     moved = change.from_status != change.to_status
     head = mail.part("change" if moved else "update", locale, params)

@@ -8,12 +8,15 @@ unfollowing silences the comments. Mail is rendered and sent by the worker (idea
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
+
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Select, select, union
 from sqlalchemy.orm import Session
 
-from ideas import jobs
-from ideas.models import Follow, Idea, StatusChange, User, Vote
+from ideas import jobs, notifications
+from ideas.models import Follow, Idea, RoadmapItem, StatusChange, User, Vote
 
 
 def audience(idea_id: int) -> Select[int]:
@@ -25,30 +28,64 @@ def audience(idea_id: int) -> Select[int]:
     return select(people.c.user_id)
 
 
-def queue_status_mails(session: Session, change: StatusChange, idea: Idea) -> int:
-    """One email job per person who wants them at once (never the person who acted), in the
-    change's transaction. Each job's key names the change and the person, so it is queued
-    and sent once. Returns how many were queued."""
-    if idea.hidden_at is not None:
+def tell(
+    session: Session,
+    actor: User,
+    changes: Sequence[tuple[StatusChange, Idea]],
+    item: RoadmapItem | None = None,
+) -> int:
+    """Tells the voters and followers of the changed ideas, in this transaction: each person
+    once, however many of the ideas they care about (a roadmap item moves them together), in
+    the app and, if they want it at once, by one email job. The job's key names the first change
+    and the person, so it is queued and sent once. Hidden ideas tell no one; neither is the
+    person who acted told. Returns how many people were told."""
+    shown = {idea.id: (change, idea) for change, idea in changes if idea.hidden_at is None}
+    if not shown:
         return 0
-    recipients = session.scalars(
-        select(User.id)
-        .where(
-            User.id.in_(audience(idea.id)),
-            User.id != change.actor_id,
-            User.email_updates == "immediately",
-            User.blocked_at.is_(None),
+    people = union(
+        select(Follow.user_id, Follow.idea_id).where(Follow.idea_id.in_(shown)),
+        select(Vote.user_id, Vote.idea_id).where(Vote.idea_id.in_(shown)),
+    ).subquery()
+    theirs: dict[int, list[int]] = defaultdict(list)
+    for user_id, idea_id in session.execute(
+        select(people.c.user_id, people.c.idea_id)
+        .where(people.c.user_id != actor.id)
+        .order_by(people.c.user_id, people.c.idea_id)
+    ):
+        theirs[user_id].append(idea_id)
+    at_once = set(
+        session.scalars(
+            select(User.id).where(
+                User.id.in_(list(theirs)),
+                User.email_updates == "immediately",
+                User.blocked_at.is_(None),
+            )
         )
-        .order_by(User.id)
-    ).all()
-    for user_id in recipients:
-        jobs.enqueue(
+    )
+    on_item = {"item_id": item.id, "item": item.title} if item is not None else {}
+    for user_id, idea_ids in theirs.items():
+        change, idea = shown[idea_ids[0]]
+        notifications.notify(
             session,
-            "status_mail",
-            {"change_id": change.id, "user_id": user_id},
-            key=status_mail_key(change.id, user_id),
+            [user_id],
+            "status_changed",
+            idea.id,
+            actor,
+            old=change.from_status,
+            new=change.to_status,
+            note=change.note,
+            **on_item,
+            **({"others": len(idea_ids) - 1} if len(idea_ids) > 1 else {}),
         )
-    return len(recipients)
+        if user_id in at_once:
+            ids = [shown[idea_id][0].id for idea_id in idea_ids]
+            jobs.enqueue(
+                session,
+                "status_mail",
+                {"change_ids": ids, "user_id": user_id, "item_id": on_item.get("item_id")},
+                key=status_mail_key(min(ids), user_id),
+            )
+    return len(theirs)
 
 
 def status_mail_key(change_id: int, user_id: int) -> str:

@@ -167,7 +167,13 @@ def test_moves_are_recorded_and_the_ideas_follow_with_the_note(db, make_user, ma
             .order_by(Notification.id.desc())
         ).first()
         assert notice is not None
-        assert notice.data == {"old": "planned", "new": "in_progress", "note": "Started"}
+        assert notice.data == {
+            "old": "planned",
+            "new": "in_progress",
+            "note": "Started",
+            "item_id": item.id,
+            "item": "Exports for the team",
+        }
         audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "roadmap.move")).one()
         assert audit.details == {"old": "planned", "new": "in_progress"}
         history = idea_rules.status_history(session, session.get_one(Idea, first.id))

@@ -13,7 +13,7 @@ from email.message import EmailMessage
 import pytest
 from sqlalchemy import select, update
 
-from ideas import accounts, digest, follows, jobs, mail, updates, votes, worker
+from ideas import accounts, digest, follows, jobs, mail, roadmap, updates, votes, worker
 from ideas import ideas as idea_rules
 from ideas.i18n import translations
 from ideas.models import Digest, Idea, Job, MailDelivery, Notification, StatusChange, User, utcnow
@@ -209,6 +209,53 @@ def test_no_mail_when_they_changed_their_mind_or_the_idea_is_hidden(
         assert not session.scalars(select(Job).where(Job.done_at.is_(None))).all()
     run_worker(db, smtp_settings)
     assert len(collector.envelopes) == 1
+
+
+def test_a_roadmap_move_tells_each_person_once_for_all_their_ideas(
+    db, smtp, smtp_settings, people, make_idea
+):
+    """The voter backs two of the item's ideas: one notification and one email naming both."""
+    _, collector = smtp
+    other = make_idea(title="Export the roadmap as Excel", author=people.author)
+    with db.transaction() as session:
+        votes.vote(session, session.get_one(User, people.voter.id), session.get_one(Idea, other.id))
+        team = session.get_one(User, people.team.id)
+        item = roadmap.create(
+            session,
+            team,
+            roadmap.Fields("Spreadsheet exports"),
+            [session.get_one(Idea, people.idea.id), session.get_one(Idea, other.id)],
+        )
+        item_id = item.id
+    assert run_worker(db, smtp_settings) == 4  # author, voter, follower, unfollowed: once each
+    mails = by_recipient(collector.messages())
+    body = mails[people.voter.email].get_content()
+    assert mails[people.voter.email]["Subject"] == "“Spreadsheet exports” is now Planned"
+    assert "moved the roadmap item “Spreadsheet exports” to Planned. It answers 2 ideas" in body
+    assert f"“{TITLE}”: Open → Planned" in body
+    assert "“Export the roadmap as Excel”: Open → Planned" in body
+    assert f"{smtp_settings.base_url}/roadmap#item-{item_id}" in body
+    follower_body = mails[people.follower.email].get_content()  # one idea: the usual mail
+    assert f"moved “{TITLE}” from Open to Planned" in follower_body
+    assert "It is part of the roadmap item “Spreadsheet exports”" in follower_body
+    with db.reading() as session:
+        told = session.scalars(
+            select(Notification).where(Notification.user_id == people.voter.id)
+        ).all()
+    assert len(told) == 1
+    assert told[0].data["others"] == 1 and told[0].data["item_id"] == item_id
+
+    set_pref(db, people.voter, "immediately", locale="it")
+    with db.transaction() as session:
+        item = roadmap.get(session, item_id)
+        roadmap.move(session, session.get_one(User, people.team.id), item, "shipped")
+    run_worker(db, smtp_settings)
+    italian = translations("it").gettext
+    latest = [m for m in collector.messages() if m["To"] == people.voter.email][-1]
+    assert latest["Subject"] == italian("“%(item)s” is now %(new)s") % {
+        "item": "Spreadsheet exports",
+        "new": italian("Shipped"),
+    }
 
 
 # The weekly digest --------------------------------------------------------------------------

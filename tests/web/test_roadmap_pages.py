@@ -170,6 +170,12 @@ def test_moving_on_the_board_moves_the_ideas_and_tells_their_followers(
     column = board.split('id="column-in_progress"', 1)[1].split("</section>", 1)[0]
     assert "Offline mode" in column
 
+    sign_in(client, follower.email)
+    inbox = _text(client.get("/notifications").text)
+    assert "On the roadmap: “Offline mode”" in inbox and "We started." in inbox
+    assert f'href="/roadmap#item-{item_id}"' in client.get("/notifications").text
+    sign_in(client, team.email)
+
     bad = _post(client, f"/staff/roadmap/{item_id}/move", {"status": "done"})
     assert bad.status_code == 303 and bad.headers["location"] == f"/staff/roadmap/{item_id}"
     assert "Unknown status." in client.get(bad.headers["location"]).text
