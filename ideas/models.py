@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -79,6 +80,8 @@ class User(Base):
     email_updates: Mapped[str] = mapped_column(
         String(12), default="immediately", server_default="immediately"
     )
+    # Opted in to the weekly roadmap update by email (ideas.weekly).
+    roadmap_updates: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     @property
     def is_staff(self) -> bool:
@@ -481,3 +484,64 @@ class Digest(Base):
     since: Mapped[datetime]
     until: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WeeklySnapshot(Base):
+    """An ISO week (in the portal's time zone) frozen as it ended: the roadmap items, the top
+    themes, the most voted new ideas. Every export of the week is rendered from ``data`` alone,
+    so a past week comes out the same, byte for byte, however the portal changed since."""
+
+    __tablename__ = "weekly_snapshots"
+
+    week: Mapped[str] = mapped_column(String(8), primary_key=True)  # "2026-W48"
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    time_zone: Mapped[str] = mapped_column(String(60))
+    data: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Webhook(Base):
+    """An outgoing webhook set by an admin: the events it wants, signed with its secret."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(200))
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    description: Mapped[str] = mapped_column(String(200), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook: its body, and how the attempts to deliver it went."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(
+        ForeignKey("webhooks.id", ondelete="CASCADE"), index=True
+    )
+    event: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]]
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_attempt_at: Mapped[datetime | None]
+    last_status: Mapped[int | None]  # the receiver's HTTP status
+    last_response: Mapped[str | None] = mapped_column(Text)  # its body, cut short
+    last_error: Mapped[str | None] = mapped_column(Text)  # no answer: why
+    delivered_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]  # gave up
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ImportRef(Base):
+    """An idea imported from another tool, by that tool's id: importing again updates it."""
+
+    __tablename__ = "import_refs"
+
+    source: Mapped[str] = mapped_column(String(40), primary_key=True)  # "fider", "csv", "json"
+    external_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"), index=True)
