@@ -111,9 +111,27 @@ def hdbscan_pca(dims: int, min_cluster_size: int, reassign: bool = False) -> Cal
     return run
 
 
+def bertopic_defaults(texts: list[str]) -> Callable[[np.ndarray], np.ndarray]:
+    """BERTopic with its defaults (UMAP to 5 dimensions, HDBSCAN min size 10, outliers -1) on
+    the same vectors; the texts only name its topics. A bench extra:
+    ``pip install -e '.[bench]'``."""
+
+    def run(vectors: np.ndarray) -> np.ndarray:
+        from bertopic import BERTopic
+
+        topics, _ = BERTopic().fit_transform(texts, embeddings=vectors)
+        return np.asarray(topics)
+
+    return run
+
+
+SHIPPED = "shipped: k-NN graph (k=5, cosine³) + Louvain, resolution 2.5"
 CANDIDATES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "shipped: k-NN graph (k=5) + Louvain, resolution 2": cluster,
-    "k-NN graph (k=5) + Louvain, resolution 1": ThemeClusterer(resolution=1.0).fit_predict,
+    SHIPPED: cluster,
+    "before: k-NN graph (k=5, cosine) + Louvain, resolution 2": ThemeClusterer(
+        sharpness=1.0, resolution=2.0
+    ).fit_predict,
+    "k-NN graph (k=5, cosine³) + Louvain, resolution 1": ThemeClusterer(resolution=1.0).fit_predict,
     "MiniBatchKMeans, k by silhouette": kmeans_silhouette,
     "Ward on k-means micro-clusters, cut by silhouette": micro_ward_silhouette,
     "HDBSCAN on PCA-5, min size 10 (BERTopic defaults)": hdbscan_pca(5, 10),
@@ -121,7 +139,7 @@ CANDIDATES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "HDBSCAN on PCA-30, min size 5, outliers reassigned": hdbscan_pca(30, 5, reassign=True),
 }
 SCALE = {  # short names for --scale-candidates
-    "shipped": "shipped: k-NN graph (k=5) + Louvain, resolution 2",
+    "shipped": SHIPPED,
     "kmeans-silhouette": "MiniBatchKMeans, k by silhouette",
     "micro-ward": "Ward on k-means micro-clusters, cut by silhouette",
     "hdbscan-pca5": "HDBSCAN on PCA-5, min size 10 (BERTopic defaults)",
@@ -145,9 +163,20 @@ def embed(name: str, path: Path, cache: Path | None, backend: str) -> np.ndarray
 def quality(data: Path, cache: Path | None) -> list[dict]:
     rows = []
     for name, file in FILES.items():
-        themes = [r.group for r in load_jsonl(data / file)]
+        records = load_jsonl(data / file)
+        themes = [r.group for r in records]
         truth = group_codes(themes)
         runs = {label: ("minilm", fn) for label, fn in CANDIDATES.items()}
+        try:
+            import bertopic  # noqa: F401
+        except ImportError:
+            print("BERTopic is not installed (pip install -e '.[bench]'): left out", flush=True)
+        else:
+            texts = [f"{r.title}\n{r.description}" for r in records]
+            runs["BERTopic 0.17 defaults (UMAP 5-d + HDBSCAN min size 10)"] = (
+                "minilm",
+                bertopic_defaults(texts),
+            )
         runs["shipped, hashing vectors (the fallback backend)"] = ("hashing", cluster)
         k = len(set(truth.tolist()))
         runs[f"reference: KMeans told the true k ({k})"] = (
