@@ -41,7 +41,7 @@ def normalise_email(email: str) -> str:
 
 def validate_account(email: str, name: str, password: str | None) -> Errors:
     errors = Errors()
-    if not EMAIL.match(email) or len(email) > 254:
+    if not EMAIL.match(email) or len(email) > 254 or "\x00" in email:
         errors.add("email", N_("Enter a valid email address."))
     errors.check_length("name", name, 1, 80)
     if password is not None:
@@ -75,6 +75,8 @@ def create_user(
 
 
 def find_by_email(session: Session, email: str) -> User | None:
+    if "\x00" in email:  # no address has one, and PostgreSQL refuses to compare text with NUL
+        return None
     return session.scalar(select(User).where(User.email == normalise_email(email)))
 
 
@@ -203,8 +205,15 @@ def set_locale(user: User, locale: str) -> None:
         user.locale = locale
 
 
-def set_preferences(session: Session, user: User, email_updates: str, locale: str) -> None:
-    """The person's own choices: how often they get email about ideas, and their language."""
+def set_preferences(
+    session: Session,
+    user: User,
+    email_updates: str,
+    locale: str,
+    roadmap_updates: bool | None = None,
+) -> None:
+    """The person's own choices: how often they get email about ideas, their language, and
+    (when given) whether they get the weekly roadmap update by email."""
     errors = Errors()
     if email_updates not in EMAIL_UPDATES:
         errors.add("email_updates", N_("Choose one of the options."))
@@ -213,6 +222,8 @@ def set_preferences(session: Session, user: User, email_updates: str, locale: st
     errors.raise_if_any()
     user.email_updates = email_updates
     user.locale = locale
+    if roadmap_updates is not None:
+        user.roadmap_updates = roadmap_updates
 
 
 def set_customer(session: Session, actor: User, user: User, segment: str, weight: str) -> None:

@@ -25,6 +25,8 @@ def all_boards(session: Session) -> list[Board]:
 
 
 def find_by_slug(session: Session, slug: str) -> Board | None:
+    if "\x00" in slug:  # no slug has one, and PostgreSQL refuses to compare text holding NUL
+        return None
     return session.scalar(select(Board).where(Board.slug == slug))
 
 

@@ -10,10 +10,11 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ideas import duplicates, themes
-from ideas.models import Idea, Theme, Vote, utcnow
+from ideas import duplicates, themes, weekly
+from ideas.models import Idea, Theme, Vote, WeeklySnapshot, utcnow
 
 WEEKS = 12  # in the charts, this week included
+UPDATES = 6  # weekly roadmap updates listed
 GROWING = 5  # themes in "top growing"
 
 
@@ -33,6 +34,7 @@ class Overview:
     # Each growing theme's distinct voters in each of `weeks` (None: no figure that week).
     voters_by_week: dict[int, list[int | None]] = field(default_factory=dict)
     last_rebuilt: datetime | None = None
+    updates: list[WeeklySnapshot] = field(default_factory=list)  # newest first
 
     @property
     def this_week(self) -> Week:
@@ -82,4 +84,5 @@ def overview(session: Session, now: datetime | None = None) -> Overview:
         growing=growing,
         voters_by_week=voters_by_week,
         last_rebuilt=themes.last_rebuilt(session),
+        updates=weekly.recent(session, UPDATES),
     )

@@ -62,7 +62,11 @@ class Errors:
         self.fields.setdefault(name, Message(text, params))
 
     def check_length(self, name: str, value: str, low: int, high: int) -> None:
-        if len(value) < low:
+        """The text's length, and that it can be stored: PostgreSQL holds no NUL in text (SQLite
+        does), so the rule is the same on both and says which field is wrong."""
+        if "\x00" in value:
+            self.add(name, N_("Remove the NUL (zero) character from this field."))
+        elif len(value) < low:
             if not value:
                 self.add(name, N_("This field is required."))
             else:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from ideas import audit, follows, updates, votes
+from ideas import audit, follows, updates, votes, webhooks
 from ideas.errors import N_, Errors, Forbidden, NotFound
 from ideas.models import Board, Idea, StatusChange, User, Vote, utcnow
 
@@ -71,6 +71,7 @@ def submit(session: Session, author: User, board: Board, title: str, description
     if votes.remaining(session, author, board) != 0:
         votes.vote(session, author, idea)
     follows.follow(session, author, idea.id)
+    webhooks.idea_created(session, idea, author)
     return idea
 
 
@@ -177,6 +178,8 @@ def set_status(
     audit.record(session, actor, "idea.status", "idea", idea.id, old=idea.status, new=status)
     idea.status = status
     session.flush()  # the change's id names its emails
+    if change.from_status != status:  # a note alone changes no status
+        webhooks.status_changed(session, actor, idea, change.from_status, status, note)
     if tell:
         updates.tell(session, actor, [(change, idea)])
     return change

@@ -21,7 +21,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from ideas import audit, counters, notifications
+from ideas import audit, counters, notifications, webhooks
 from ideas.errors import N_, Conflict, Errors, Forbidden, Message, NotFound
 from ideas.models import DuplicateCandidate, Follow, Idea, Merge, User, Vote, utcnow
 
@@ -173,6 +173,7 @@ def merge(session: Session, actor: User, source: Idea, target: Idea) -> Merge:
         .execution_options(synchronize_session=False)
     )
     audit.record(session, actor, "idea.merge", "idea", source.id, into=target.id)
+    webhooks.merged(session, actor, source, target)
     told = set(session.scalars(select(Vote.user_id).where(Vote.idea_id == source.id)))
     told |= set(session.scalars(select(Follow.user_id).where(Follow.idea_id == source.id)))
     notifications.notify(

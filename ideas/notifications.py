@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from ideas.models import Notification, User, utcnow
+from ideas.models import Idea, Notification, User, utcnow
 
 KINDS = ("status_changed", "comment", "reply", "merged")
 
@@ -30,12 +30,22 @@ def notify(
         )
 
 
+def _shown_to(user: User) -> ColumnElement[bool]:
+    """The user's notifications; about a hidden idea, for the team only (a hidden idea is as
+    good as gone for everybody else: its title included)."""
+    mine = Notification.user_id == user.id
+    if user.is_staff:
+        return mine
+    hidden = select(Idea.id).where(Idea.hidden_at.is_not(None))
+    return and_(mine, or_(Notification.idea_id.is_(None), Notification.idea_id.not_in(hidden)))
+
+
 def unread_count(session: Session, user: User) -> int:
     return (
         session.scalar(
             select(func.count())
             .select_from(Notification)
-            .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+            .where(_shown_to(user), Notification.read_at.is_(None))
         )
         or 0
     )
@@ -45,14 +55,11 @@ def for_user(
     session: Session, user: User, page: int = 1, per_page: int = 30
 ) -> tuple[list[Notification], int]:
     total = (
-        session.scalar(
-            select(func.count()).select_from(Notification).where(Notification.user_id == user.id)
-        )
-        or 0
+        session.scalar(select(func.count()).select_from(Notification).where(_shown_to(user))) or 0
     )
     rows = session.scalars(
         select(Notification)
-        .where(Notification.user_id == user.id)
+        .where(_shown_to(user))
         .order_by(Notification.id.desc())
         .offset((page - 1) * per_page)
         .limit(per_page)

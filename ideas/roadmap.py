@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from ideas import audit, updates
+from ideas import audit, updates, webhooks
 from ideas import ideas as idea_rules
 from ideas.errors import N_, Conflict, Errors, Forbidden, Message, NotFound, ValidationError
 from ideas.models import (
@@ -406,6 +406,9 @@ def create(
     unique = list({idea.id: idea for idea in ideas}.values())
     session.add_all(RoadmapItemIdea(item_id=item.id, idea_id=idea.id) for idea in unique)
     session.flush()
+    webhooks.roadmap_changed(
+        session, actor, item, "created", note=note, idea_ids=[idea.id for idea in unique]
+    )
     _follow_item(session, actor, item, unique, note, joining=True)
     return item
 
@@ -443,6 +446,7 @@ def update(session: Session, actor: User, item: RoadmapItem, fields: Fields) -> 
         setattr(item, name, values[name])
     item.updated_at = utcnow()
     audit.record(session, actor, "roadmap.update", "roadmap_item", item.id, fields=changed)
+    webhooks.roadmap_changed(session, actor, item, "updated", fields=changed)
 
 
 def move(
@@ -472,6 +476,8 @@ def move(
     item.status, item.note, item.updated_at = status, note, utcnow()
     if status != old:
         item.shipped_at = utcnow() if status == "shipped" else None
+    moved = {"from": old, "to": status, "note": note}
+    webhooks.roadmap_changed(session, actor, item, "moved", **moved)
     _follow_item(session, actor, item, _ideas_of(session, item), note)
 
 
@@ -492,6 +498,7 @@ def link(session: Session, actor: User, item: RoadmapItem, ideas: Sequence[Idea]
         session, actor, "roadmap.link", "roadmap_item", item.id, ideas=[idea.id for idea in new]
     )
     session.flush()
+    webhooks.roadmap_changed(session, actor, item, "linked", idea_ids=[idea.id for idea in new])
     _follow_item(session, actor, item, new, "", joining=True)
     return new
 
@@ -506,6 +513,7 @@ def unlink(session: Session, actor: User, item: RoadmapItem, idea_ids: Iterable[
     session.execute(delete(RoadmapItemIdea).where(*linked))
     item.updated_at = utcnow()
     audit.record(session, actor, "roadmap.unlink", "roadmap_item", item.id, ideas=gone)
+    webhooks.roadmap_changed(session, actor, item, "unlinked", idea_ids=gone)
 
 
 def change(

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # Action -> (requests allowed, window in seconds), per client.
 DEFAULT_RATE_LIMITS: dict[str, tuple[int, int]] = {
@@ -38,6 +39,9 @@ VARIABLES = (
     "EMBEDDING_BACKEND",
     "EMBEDDING_CACHE_DIR",
     "DIGEST_SCHEDULE",
+    "TIME_ZONE",
+    "EXPORT_SCHEDULE",
+    "EXPORT_DIR",
 )
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -69,6 +73,9 @@ class Settings:
     embedding_backend: str = "onnx"
     embedding_cache_dir: Path | None = None  # None: ~/.cache/ideas-portal (ml.embedders)
     digest_schedule: str = "mon 09:00"  # the weekly digest's day and time, in UTC
+    time_zone: str = "UTC"  # IANA name: the weeks of the weekly roadmap update
+    export_schedule: str = "mon 08:00"  # the weekly roadmap update's day and time, in time_zone
+    export_dir: Path | None = None  # where the worker also writes the weekly files
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -99,6 +106,9 @@ class Settings:
             embedding_backend=(get("EMBEDDING_BACKEND") or base.embedding_backend).lower(),
             embedding_cache_dir=Path(cache) if (cache := get("EMBEDDING_CACHE_DIR")) else None,
             digest_schedule=_checked_weekly(get("DIGEST_SCHEDULE") or base.digest_schedule),
+            time_zone=checked_time_zone(get("TIME_ZONE") or base.time_zone),
+            export_schedule=_checked_weekly(get("EXPORT_SCHEDULE") or base.export_schedule),
+            export_dir=Path(folder) if (folder := get("EXPORT_DIR")) else None,
         )
 
 
@@ -120,6 +130,18 @@ def weekly_time(value: str) -> tuple[int, int, int]:
 def _checked_weekly(value: str) -> str:
     weekly_time(value)  # refuse a bad value at start-up, not at the first digest
     return value
+
+
+def checked_time_zone(value: str) -> str:
+    """An IANA time zone name ("Europe/Rome"); refused at start-up when unknown."""
+    name = value.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"TIME_ZONE must be an IANA time zone name such as Europe/Rome or UTC: {value!r}"
+        ) from None
+    return name
 
 
 def normalise_database_url(url: str) -> str:

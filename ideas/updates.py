@@ -95,23 +95,40 @@ def status_mail_key(change_id: int, user_id: int) -> str:
 # Unsubscribe links ---------------------------------------------------------------------------
 
 
-def _serializer(secret: str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret, salt="unsubscribe")
+# What a link stops, by the salt that signs it: "updates" (the emails about ideas one votes for
+# or follows) or "roadmap" (the weekly roadmap update). A token of one never works for the other.
+SALTS = {"updates": "unsubscribe", "roadmap": "unsubscribe:roadmap"}
 
 
-def unsubscribe_token(secret: str, user_id: int) -> str:
+def _serializer(secret: str, purpose: str = "updates") -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt=SALTS[purpose])
+
+
+def unsubscribe_token(secret: str, user_id: int, purpose: str = "updates") -> str:
     """Signed, so that the link works without signing in and cannot name anyone else. It does
     not expire: a link in an old email still works (all it can do is stop the emails)."""
-    return str(_serializer(secret).dumps(user_id))
+    return str(_serializer(secret, purpose).dumps(user_id))
+
+
+def read_unsubscribe_token(session: Session, token: str, secret: str) -> tuple[User, str] | None:
+    """The person a link names and what it stops; None for a link that is not ours."""
+    for purpose in SALTS:
+        try:
+            user_id = _serializer(secret, purpose).loads(token)
+        except BadSignature:
+            continue
+        user = session.get(User, user_id) if isinstance(user_id, int) else None
+        return (user, purpose) if user is not None else None
+    return None
 
 
 def user_for_unsubscribe_token(session: Session, token: str, secret: str) -> User | None:
-    try:
-        user_id = _serializer(secret).loads(token)
-    except BadSignature:
-        return None
-    return session.get(User, user_id) if isinstance(user_id, int) else None
+    found = read_unsubscribe_token(session, token, secret)
+    return found[0] if found else None
 
 
-def unsubscribe(user: User) -> None:
-    user.email_updates = "never"
+def unsubscribe(user: User, purpose: str = "updates") -> None:
+    if purpose == "roadmap":
+        user.roadmap_updates = False
+    else:
+        user.email_updates = "never"

@@ -7,7 +7,17 @@ import threading
 import time
 from datetime import datetime
 
-from ideas import digest, embeddings, jobs, mail, themes, update_mails
+from ideas import (
+    digest,
+    embeddings,
+    jobs,
+    mail,
+    themes,
+    update_mails,
+    webhooks,
+    weekly,
+    weekly_mails,
+)
 from ideas.db import Database
 from ideas.settings import Settings
 
@@ -23,6 +33,9 @@ def handlers(db: Database, settings: Settings) -> dict[str, jobs.Handler]:
         "weekly_digest": lambda job: _digests(db, job),
         "digest_mail": lambda job: update_mails.send_digest(db, settings, job),
         themes.REBUILD_JOB: lambda job: _rebuild_themes(db, settings),
+        weekly.EXPORT_JOB: lambda job: weekly_mails.handle_export(db, settings, job),
+        weekly.MAIL_JOB: lambda job: weekly_mails.send(db, settings, job),
+        webhooks.JOB: lambda job: webhooks.deliver(db, settings, job),
     }
 
 
@@ -41,6 +54,7 @@ def schedule(db: Database, settings: Settings) -> None:
     """Queues the recurring jobs' next runs (when they are not queued already)."""
     digest.schedule(db, settings)
     themes.schedule(db)
+    weekly.schedule(db, settings)
 
 
 def run_once(db: Database, settings: Settings, limit: int = 1000) -> int:

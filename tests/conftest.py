@@ -8,9 +8,11 @@ import email.policy
 import os
 import re
 import socket
+import threading
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -211,3 +213,65 @@ def smtp():
 def smtp_settings(settings, smtp):
     controller, _ = smtp
     return replace(settings, smtp_host="127.0.0.1", smtp_port=controller.port)
+
+
+# A real HTTP receiver for webhooks ------------------------------------------------------------
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]  # names in lower case
+    body: bytes  # the raw bytes, as signed
+
+
+class Receiver:
+    """A local HTTP server that records every POST and answers with the statuses it is told,
+    in order (then 200), each with a short body naming it."""
+
+    def __init__(self) -> None:
+        self.requests: list[Received] = []
+        self.statuses: list[int] = []
+        self.answer = b""  # a body to answer with instead of the default
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                with receiver._lock:
+                    receiver.requests.append(Received(self.path, headers, body))
+                    status = receiver.statuses.pop(0) if receiver.statuses else 200
+                    answer = receiver.answer or (b"ok" if status < 300 else b"boom %d" % status)
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                pass  # quiet
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    running = Receiver()
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()

@@ -10,7 +10,18 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ideas import boards, comments, duplicates, embeddings, merges, roadmap, themes, votes
+from ideas import (
+    boards,
+    comments,
+    duplicates,
+    embeddings,
+    merges,
+    roadmap,
+    themes,
+    votes,
+    weekly,
+    weekly_render,
+)
 from ideas import ideas as idea_rules
 from ideas.errors import N_, Errors
 from ideas.ideas import SORTS, STATUSES
@@ -417,3 +428,33 @@ def promote_theme(request: Request, data: dict[str, Any]) -> Response:
         item = roadmap.from_theme(session, actor, theme)
         body = _roadmap_json(request, session, [item])[0]
     return _created(request, body)
+
+
+# Weekly roadmap updates ------------------------------------------------------------------------
+
+
+def list_weekly_updates(request: Request) -> Response:
+    """The stored weeks, newest first, with the addresses of their files."""
+    base = request.app.state.settings.base_url
+    with db(request).reading() as session:
+        found = weekly.recent(session)
+        return JSONResponse(
+            [
+                {
+                    "week": snapshot.week,
+                    "starts_at": snapshot.starts_at.isoformat(),
+                    "ends_at": snapshot.ends_at.isoformat(),
+                    "time_zone": snapshot.time_zone,
+                    "urls": weekly.export_urls(snapshot.week, base),
+                }
+                for snapshot in found
+            ]
+        )
+
+
+def get_weekly_update(request: Request) -> Response:
+    """A week's JSON export (docs/weekly-export.md)."""
+    with db(request).reading() as session:
+        snapshot = weekly.get(session, request.path_params["week"])
+        data = snapshot.data
+    return JSONResponse(weekly_render.document(data, request.app.state.settings.base_url))

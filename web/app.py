@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.applications import Starlette
-from starlette.convertors import IntegerConvertor, register_url_convertor
+from starlette.convertors import IntegerConvertor, StringConvertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -31,6 +31,8 @@ from web.views import account, admin, auth, duplicates, ideas, notifications, st
 from web.views import roadmap as roadmap_views
 from web.views import similar as similar_views
 from web.views import themes as theme_views
+from web.views import webhooks as webhook_views
+from web.views import weekly as weekly_views
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -49,6 +51,20 @@ class IdConvertor(IntegerConvertor):
 
 
 register_url_convertor("id", IdConvertor())
+
+
+class WeekConvertor(StringConvertor):
+    """An ISO week in a path, "2026-W48"; anything else matches no route (404)."""
+
+    regex = "[0-9]{4}-W[0-9]{2}"
+
+
+class ExportFormatConvertor(StringConvertor):
+    regex = "md|csv|json"
+
+
+register_url_convertor("week", WeekConvertor())
+register_url_convertor("export_format", ExportFormatConvertor())
 
 routes = [
     Route("/", ideas.home, name="home"),
@@ -162,6 +178,20 @@ routes = [
     ),
     Route("/roadmap", roadmap_views.public_roadmap, name="roadmap"),
     Route("/changelog", roadmap_views.changelog, name="changelog"),
+    Route("/updates", weekly_views.archive, name="weekly_updates"),
+    Route("/updates/feed.atom", weekly_views.feed, name="weekly_feed"),
+    Route("/updates/{week:week}", weekly_views.week_page, name="weekly_update"),
+    Route(
+        "/updates/{week:week}.{format:export_format}",
+        weekly_views.download,
+        name="weekly_download",
+    ),
+    Route(
+        "/staff/updates/export",
+        weekly_views.make_now,
+        methods=["POST"],
+        name="make_weekly_export",
+    ),
     Route("/users/{id:id}/block", staff.block_user, methods=["POST"], name="block_user"),
     Route("/users/{id:id}/unblock", staff.unblock_user, methods=["POST"], name="unblock_user"),
     Route("/admin/boards", admin.board_list, name="admin_boards"),
@@ -172,6 +202,33 @@ routes = [
     Route("/admin/users/{id:id}/role", admin.user_role, methods=["POST"], name="set_role"),
     Route(
         "/admin/users/{id:id}/customer", admin.user_customer, methods=["POST"], name="set_customer"
+    ),
+    Route("/admin/webhooks", webhook_views.webhook_list, name="admin_webhooks"),
+    Route("/admin/webhooks", webhook_views.webhook_create, methods=["POST"], name="create_webhook"),
+    Route("/admin/webhooks/{id:id}", webhook_views.webhook_page, name="webhook"),
+    Route(
+        "/admin/webhooks/{id:id}",
+        webhook_views.webhook_update,
+        methods=["POST"],
+        name="update_webhook",
+    ),
+    Route(
+        "/admin/webhooks/{id:id}/rotate",
+        webhook_views.webhook_rotate,
+        methods=["POST"],
+        name="rotate_webhook_secret",
+    ),
+    Route(
+        "/admin/webhooks/{id:id}/ping",
+        webhook_views.webhook_ping,
+        methods=["POST"],
+        name="ping_webhook",
+    ),
+    Route(
+        "/admin/webhooks/{id:id}/delete",
+        webhook_views.webhook_delete,
+        methods=["POST"],
+        name="delete_webhook",
     ),
     # JSON API
     Route("/api/v1/openapi.json", api.openapi, name="api_openapi"),
@@ -210,6 +267,8 @@ routes = [
         methods=["POST"],
         name="api_promote_theme",
     ),
+    Route("/api/v1/updates", api.list_weekly_updates, name="api_weekly_updates"),
+    Route("/api/v1/updates/{week:week}", api.get_weekly_update, name="api_weekly_update"),
     Mount("/static", StaticFiles(directory=STATIC), name="static"),
 ]
 

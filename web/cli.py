@@ -5,14 +5,16 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 
-from ideas import accounts, demo, migrate, worker
+from ideas import accounts, demo, migrate, weekly, weekly_render, worker
 from ideas.accounts import ROLES
 from ideas.db import Database
-from ideas.errors import ValidationError
+from ideas.errors import Conflict, ValidationError
+from ideas.models import utcnow
 from ideas.settings import Settings
 
 
@@ -263,6 +265,182 @@ def themes_rebuild(settings: Settings) -> None:
             f" {scope.merges} merged)"
         )
     click.echo(f"Done in {report.seconds:.1f} s.")
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "csv", "json", "fider"]),
+    default="auto",
+    show_default=True,
+    help="auto: by the extension and the header (Fider's posts.csv is recognised).",
+)
+@click.option("--board", default=None, help="Board (name) of the rows that name none.")
+@click.option("--source", default=None, help="Name of the tool imported from (default: format).")
+@click.option("--strict", is_flag=True, help="Import nothing when any row is bad.")
+@click.option("--no-ml", is_flag=True, help="Skip embedding, the duplicate scan and themes.")
+@click.pass_obj
+def import_command(
+    settings: Settings,
+    file: Path,
+    fmt: str,
+    board: str | None,
+    source: str | None,
+    strict: bool,
+    no_ml: bool,
+) -> None:
+    """Import ideas from FILE: a generic CSV or JSON file, or Fider's posts.csv export.
+    Importing the same file again updates the ideas it made."""
+    from tqdm import tqdm
+
+    from ideas import importer
+
+    database = _database(settings)
+    _require_schema(database)
+    with tqdm(total=0, unit="row", desc="import") as bar:
+
+        def total(count: int) -> None:
+            bar.reset(total=count)
+
+        try:
+            report = importer.run(database, file, fmt, board, source, strict, bar.update, total)
+        except importer.ImportFileError as error:
+            raise click.ClickException(f"{file}: {error}") from None
+        except importer.ImportAborted as error:
+            for problem in error.problems:
+                click.echo(f"{file}: {problem}", err=True)
+            raise click.ClickException(
+                f"{len(error.problems)} bad rows (--strict): nothing imported."
+            ) from None
+    for problem in report.skipped:
+        click.echo(f"skipped: {file}: {problem}", err=True)
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    click.echo(
+        f"{report.rows} rows ({report.format}, source {report.source!r}): {report.created} created,"
+        f" {report.updated} updated, {report.unchanged} unchanged, {len(report.skipped)} skipped;"
+        f" {report.people_created} people created (no email sent)."
+    )
+    if report.duplicates_from_file:
+        click.echo(f"{report.duplicates_from_file} duplicates marked in the file queued.")
+    if no_ml or not report.idea_ids:
+        return
+    from ideas import embeddings as idea_embeddings
+
+    embedder = idea_embeddings.make_shared(settings.embedding_backend, settings.embedding_cache_dir)
+    with tqdm(total=len(set(report.idea_ids)), unit="idea", desc=embedder.name) as bar:
+        embedded = importer.embed_ideas(database, embedder, report.idea_ids, bar.update)
+    from ideas import duplicates as duplicate_queue
+
+    scannable = duplicate_queue.scannable_count(database, embedder.name)
+    with tqdm(total=scannable, unit="idea", desc="scan", disable=scannable == 0) as bar:
+        queued, rebuilt = importer.scan_and_cluster(database, embedder.name, bar.update)
+    found = sum(scope.themes for scope in rebuilt.scopes)
+    click.echo(
+        f"{embedded} ideas embedded with {embedder.name}; {queued} new pairs in the duplicate"
+        f" queue; {found} themes in {len(rebuilt.scopes)} scopes."
+    )
+
+
+@main.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def backup_command(settings: Settings, file: Path) -> None:
+    """Write all the portal's data to FILE (gzip'd JSON Lines), to restore exactly."""
+    from tqdm import tqdm
+
+    from ideas import backup
+
+    database = _database(settings)
+    with tqdm(unit="row", desc="backup") as bar:
+        try:
+            written = backup.backup(database, file, bar.update)
+        except backup.BackupError as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(f"{sum(written.values())} rows of {len(written)} tables written to {file}.")
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace the data of a database that has some.")
+@click.pass_obj
+def restore_command(settings: Settings, file: Path, force: bool) -> None:
+    """Restore a backup FILE into an empty database (with --force, into one whose data it
+    replaces). Stop the portal first."""
+    from tqdm import tqdm
+
+    from ideas import backup
+
+    database = _database(settings)
+    try:
+        total = sum(spec["rows"] for spec in backup.read_header(file)["tables"].values())
+        with tqdm(total=total, unit="row", desc="restore") as bar:
+            restored = backup.restore(database, file, force, bar.update)
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{sum(restored.values())} rows of {len(restored)} tables restored from {file}.")
+
+
+@main.group()
+def export() -> None:
+    """Exports."""
+
+
+@export.command("weekly")
+@click.option("--week", help="An ISO week such as 2026-W48. Default: the last complete week.")
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(weekly.FORMATS),
+    help="One format; without it, all three (with --out).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A folder for roadmap-WEEK.md|csv|json; without it the format goes to standard output.",
+)
+@click.option("--locale", help="Language of the Markdown and CSV texts. Default: DEFAULT_LOCALE.")
+@click.pass_obj
+def export_weekly(
+    settings: Settings,
+    week: str | None,
+    format_: str | None,
+    out: Path | None,
+    locale: str | None,
+) -> None:
+    """The weekly roadmap update of a week, snapshotting it first if it has none (only a week
+    that is over). The same week always gives the same bytes."""
+    database = _database(settings)
+    _require_schema(database)
+    if out is None and format_ is None:
+        raise click.UsageError("Say which --format to print, or give --out DIR for all three.")
+    if week is None:
+        week = weekly.last_complete_week(utcnow(), settings.time_zone)
+    try:
+        week = weekly.week_name(*weekly.parse_week(week))
+    except ValueError:
+        raise click.BadParameter(
+            f"{week!r}: a week looks like 2026-W48.", param_hint="--week"
+        ) from None
+    try:
+        made = weekly.make(database, week, settings.time_zone, base_url=settings.base_url)
+    except Conflict:
+        raise click.ClickException(
+            f"{week} is not over yet: its update can be made once it has ended "
+            f"(weeks run Monday to Sunday in {settings.time_zone})."
+        ) from None
+    language = locale or settings.default_locale
+    data = made.snapshot.data
+    if out is None:
+        assert format_ is not None
+        sys.stdout.buffer.write(weekly_render.render(data, format_, language, settings.base_url))
+        sys.stdout.buffer.flush()
+        return
+    formats = (format_,) if format_ else weekly.FORMATS
+    for path in weekly_render.write_files(data, out, language, settings.base_url, formats):
+        click.echo(f"Wrote {path}", err=True)
 
 
 @main.group("eval")

@@ -35,7 +35,10 @@ def with_json(view: JsonView) -> Callable[[Request], Any]:
         body = await request.body()
         try:
             data = json.loads(body) if body.strip() else {}
-        except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: RecursionError
+            # "\ud800" is valid JSON but no character: text with a lone surrogate cannot be
+            # encoded, embedded or stored (a 500 further on), so it is refused here.
+            json.dumps(data, ensure_ascii=False).encode()
+        except (ValueError, UnicodeError, RecursionError):  # deep nesting: RecursionError
             raise RequestRefused(400, N_("The body is not valid JSON.")) from None
         if not isinstance(data, dict):
             raise RequestRefused(400, N_("The body must be a JSON object."))

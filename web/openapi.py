@@ -318,6 +318,51 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
     },
     "RoadmapStatus": {"type": "string", "enum": list(roadmap.STATUSES)},
+    "WeeklyUpdateSummary": {
+        "description": "A week with a stored roadmap update, and the addresses of its files.",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["week", "starts_at", "ends_at", "time_zone", "urls"],
+        "properties": {
+            "week": {"type": "string", "pattern": "^[0-9]{4}-W[0-9]{2}$"},
+            "starts_at": {"type": "string", "format": "date-time"},
+            "ends_at": {"type": "string", "format": "date-time"},
+            "time_zone": STRING,
+            "urls": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["page", "md", "csv", "json"],
+                "properties": {
+                    name: {"type": "string", "format": "uri"}
+                    for name in ("page", "md", "csv", "json")
+                },
+            },
+        },
+    },
+    "WeeklyUpdate": {
+        "description": "A week's JSON export, schema version 1: its full JSON Schema is "
+        "docs/weekly-export.schema.json, described in docs/weekly-export.md.",
+        "type": "object",
+        "required": [
+            "schema_version",
+            "week",
+            "time_zone",
+            "starts_at",
+            "ends_at",
+            "items",
+            "themes",
+            "new_ideas",
+            "changes",
+        ],
+        "properties": {
+            "schema_version": {"const": 1},
+            "week": {"type": "string", "pattern": "^[0-9]{4}-W[0-9]{2}$"},
+            "items": {"type": "array", "items": {"type": "object"}},
+            "themes": {"type": "array", "items": {"type": "object"}},
+            "new_ideas": {"type": "array", "items": {"type": "object"}},
+            "changes": {"type": "object"},
+        },
+    },
     "RoadmapItem": {
         "description": "A roadmap item. RICE score = reach × impact × confidence ÷ effort; reach "
         "is `voters` (each person who voted for a linked idea, once), or `weighted_voters` "
@@ -661,13 +706,14 @@ PATHS: dict[str, Any] = {
         "delete": {
             "operationId": "unvote",
             "summary": "Take the vote back",
-            "description": "Taking back a vote not given changes nothing.",
+            "description": "Taking back a vote not given changes nothing. An idea merged into "
+            "another takes no vote changes (409): its votes are the surviving idea's now.",
             "tags": ["votes"],
             "security": AUTH,
             "x-role": "member",
             "responses": {
                 "200": response("The idea's votes after taking the vote back.", ref("VoteState")),
-                **errors(*WRITE_ERRORS, "NotFound", "TooManyRequests"),
+                **errors(*WRITE_ERRORS, "NotFound", "Conflict", "TooManyRequests"),
             },
         },
     },
@@ -834,6 +880,41 @@ PATHS: dict[str, Any] = {
                 "200": response("The item after the change.", ref("RoadmapItem")),
                 **errors(*WRITE_ERRORS),
                 "404": response("No such roadmap item.", ref("Error")),
+            },
+        },
+    },
+    "/api/v1/updates": {
+        "get": {
+            "operationId": "listWeeklyUpdates",
+            "summary": "The weekly roadmap updates",
+            "description": "The weeks with a stored update (ISO weeks in the portal's TIME_ZONE), "
+            "newest first.",
+            "tags": ["roadmap"],
+            "security": OPTIONAL_AUTH,
+            "responses": {"200": response("The weeks.", array_of("WeeklyUpdateSummary"))},
+        },
+    },
+    "/api/v1/updates/{week}": {
+        "parameters": [
+            {
+                "name": "week",
+                "in": "path",
+                "required": True,
+                "description": "An ISO week, such as 2026-W48.",
+                "schema": {"type": "string", "pattern": "^[0-9]{4}-W[0-9]{2}$"},
+            }
+        ],
+        "get": {
+            "operationId": "getWeeklyUpdate",
+            "summary": "A week's roadmap update",
+            "description": "The same document as the week's JSON file: the roadmap as the week "
+            "ended and what changed since the week before. The same week always gives the same "
+            "document.",
+            "tags": ["roadmap"],
+            "security": OPTIONAL_AUTH,
+            "responses": {
+                "200": response("The week's update.", ref("WeeklyUpdate")),
+                "404": response("No update is stored for this week.", ref("Error")),
             },
         },
     },

@@ -159,5 +159,9 @@ def test_the_worker_thread_delivers_queued_mail_and_stops(db, smtp, smtp_setting
         thread.join(30)
     assert not thread.is_alive()
     assert len(collector.envelopes) == 1
-    with db.reading() as session:  # only the next weekly digest and daily themes rebuild wait
-        assert [job.kind for job in jobs.pending(session)] == ["weekly_digest", "rebuild_themes"]
+    with db.reading() as session:  # only the recurring jobs' next runs wait
+        assert [job.kind for job in jobs.pending(session)] == [
+            "weekly_digest",
+            "rebuild_themes",
+            "weekly_export",
+        ]

@@ -313,6 +313,7 @@ API_BODY = st.one_of(
 @given(body=API_BODY, real_board=st.booleans())
 @example(body={"title": "A fine title", "description": "\x00"}, real_board=True)
 @example(body={"title": "A fine title", "description": 12}, real_board=True)
+@example(body={"title": "A lone \ud800 surrogate", "description": ""}, real_board=True)
 def test_api_create_idea(setup: Setup, body: Any, real_board: bool) -> None:
     if real_board and isinstance(body, dict):
         body = {**body, "board": setup.board_slug}
@@ -326,6 +327,7 @@ def test_api_create_idea(setup: Setup, body: Any, real_board: bool) -> None:
 @example(body={"body": "Reply", "parent_id": -1})
 @example(body={"body": "Reply", "parent_id": True})
 @example(body={"body": "Reply", "parent_id": 1.5})
+@example(body={"body": "\udfff alone"})
 def test_api_add_comment(setup: Setup, body: Any) -> None:
     path = f"/api/v1/ideas/{setup.idea_id}/comments"
     assert_handled(post_json(setup, path, json.dumps(body).encode(), setup.member_token))

@@ -18,7 +18,7 @@ from referencing.jsonschema import DRAFT202012
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from ideas import accounts
+from ideas import accounts, weekly
 from ideas.db import Database
 from ideas.models import User
 from ideas.settings import Settings
@@ -136,7 +136,7 @@ def test_every_api_route_is_documented_and_nothing_else() -> None:
                     in_routes.add((path, method.lower()))
     documented = {(path, method) for path, method, _ in operations()}
     assert in_routes == documented
-    assert len(documented) == 19
+    assert len(documented) == 21
 
 
 def test_the_served_document_is_valid_openapi_3_1(client: TestClient) -> None:
@@ -405,6 +405,12 @@ def test_a_realistic_sequence_of_calls_conforms(
     # themes, for the team (none before the first rebuild)
     assert conforms(client.get(f"{API}/themes", headers=as_team)).json() == []
     conforms(client.get(f"{API}/themes", params={"board": "web"}, headers=as_team))
+
+    # the weekly roadmap updates (a week that is over)
+    week = weekly.make(db, "2025-W10", "UTC").snapshot.week
+    assert [entry["week"] for entry in conforms(client.get(f"{API}/updates")).json()] == [week]
+    assert conforms(client.get(f"{API}/updates/{week}")).json()["schema_version"] == 1
+    conforms(client.get(f"{API}/updates/2025-W11"))
 
     # a browser session: refused without its CSRF token, accepted with it
     sign_in(client, ada.email)

@@ -24,7 +24,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from ideas import accounts, boards, comments, duplicates, merges, roadmap, updates
+from ideas import accounts, boards, comments, duplicates, merges, roadmap, updates, webhooks, weekly
 from ideas import ideas as idea_rules
 from ideas.db import Database
 from ideas.models import Base, Idea, Job, Theme, ThemeIdea, User
@@ -93,6 +93,12 @@ ACTIONS: dict[str, str] = {
     "update_board": "admin",
     "set_role": "admin",
     "set_customer": "admin",
+    "make_weekly_export": "staff",
+    "create_webhook": "admin",
+    "update_webhook": "admin",
+    "rotate_webhook_secret": "admin",
+    "ping_webhook": "admin",
+    "delete_webhook": "admin",
 }
 HARMLESS_FOR_ANONYMOUS = {"signout"}  # answers like a success, changes nothing
 # Need no session and so no CSRF token: the signed token in the path is the proof (a mail
@@ -137,6 +143,14 @@ PAGES: dict[str, str] = {
     "admin_boards": "admin",
     "edit_board": "admin",
     "admin_users": "admin",
+    "weekly_updates": "anonymous",
+    "weekly_feed": "anonymous",
+    "weekly_update": "anonymous",
+    "weekly_download": "anonymous",
+    "api_weekly_updates": "anonymous",
+    "api_weekly_update": "anonymous",
+    "admin_webhooks": "admin",
+    "webhook": "admin",
 }
 
 LOWER_ROLE = {"staff": "member", "admin": "staff"}
@@ -218,6 +232,8 @@ class World:
     roadmap_item_id: int = 0  # planned, with the first idea linked
     theme_id: int = 0  # of the first and second ideas, not on the roadmap
     other_theme_id: int = 0  # another theme, empty
+    week: str = ""  # a past week with its roadmap update
+    webhook_id: int = 0  # active, wants new ideas
 
     def user(self, role: str) -> User:
         number = next(self._counter)
@@ -279,6 +295,9 @@ def world(app: Starlette, db: Database) -> Iterator[World]:
         other_theme = Theme(auto_name="dark · mode")
         session.add(other_theme)
         session.flush()
+        owner = accounts.create_user(session, "admin@example.com", "Admin", None, "admin")
+        webhook = webhooks.create(session, owner, "https://hooks.example.com/in", ["idea.created"])
+    week = weekly.make(db, "2025-W10", "UTC").snapshot.week
     with contextlib.ExitStack() as stack:
         yield World(
             db=db,
@@ -297,6 +316,8 @@ def world(app: Starlette, db: Database) -> Iterator[World]:
             roadmap_item_id=item.id,
             theme_id=theme.id,
             other_theme_id=other_theme.id,
+            week=week,
+            webhook_id=webhook.id,
         )
 
 
@@ -325,6 +346,12 @@ def path_of(route: Route, world: World) -> str:
             params[param] = world.comment_id
         elif param == "id" and route.path.startswith(("/users/", "/admin/users/")):
             params[param] = world.other.id
+        elif param == "id" and route.path.startswith("/admin/webhooks/"):
+            params[param] = world.webhook_id
+        elif param == "week":
+            params[param] = world.week
+        elif param == "format":
+            params[param] = "csv"
         else:
             pytest.fail(f"{route.name}: say how to build the path parameter {param!r}")
     path = str(route.url_path_for(route.name, **params))
@@ -354,6 +381,8 @@ BODIES: dict[str, Callable[[World], dict[str, Any]]] = {
     "update_board": lambda w: {"name": "Renamed board", "description": "", "vote_budget": "3"},
     "set_role": lambda w: {"role": "staff"},
     "set_customer": lambda w: {"segment": "Enterprise", "weight": "5"},
+    "create_webhook": lambda w: {"url": "https://hooks.example.com/new", "event:idea.created": "1"},
+    "update_webhook": lambda w: {"url": "https://hooks.example.com/b", "event:idea.merged": "1"},
     "update_account": lambda w: {"email_updates": "weekly", "locale": "it"},
     "api_create_idea": lambda w: {
         "board": w.board_slug,

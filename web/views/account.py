@@ -22,7 +22,11 @@ from web.views.common import db, flash, pages, signed_in
 
 def account_form(request: Request) -> Response:
     user = signed_in(request)
-    form = {"email_updates": user.email_updates, "locale": user.locale or request.state.locale}
+    form = {
+        "email_updates": user.email_updates,
+        "locale": user.locale or request.state.locale,
+        "roadmap_updates": "1" if user.roadmap_updates else "",
+    }
     return _render(request, form, {})
 
 
@@ -33,7 +37,11 @@ def update_account(request: Request, form: dict[str, str]) -> Response:
     try:
         with db(request).transaction() as session:
             accounts.set_preferences(
-                session, accounts.get_user(session, user.id), text(form, "email_updates"), locale
+                session,
+                accounts.get_user(session, user.id),
+                text(form, "email_updates"),
+                locale,
+                roadmap_updates=bool(text(form, "roadmap_updates")),
             )
     except ValidationError as error:
         return _render(request, form, error.fields, status_code=400)
@@ -45,8 +53,10 @@ def update_account(request: Request, form: dict[str, str]) -> Response:
 def _render(
     request: Request, form: dict[str, str], errors: dict[str, Any], status_code: int = 200
 ) -> Response:
-    weekday, hour, minute = weekly_time(request.app.state.settings.digest_schedule)
+    settings = request.app.state.settings
+    weekday, hour, minute = weekly_time(settings.digest_schedule)
     day = get_day_names("wide", locale=request.state.locale)[weekday]
+    export_day, export_hour, export_minute = weekly_time(settings.export_schedule)
     return pages(request).render(
         request,
         "account/settings.html",
@@ -56,6 +66,9 @@ def _render(
             "choices": EMAIL_UPDATES,
             "digest_day": day,
             "digest_time": f"{hour:02d}:{minute:02d}",
+            "export_day": get_day_names("wide", locale=request.state.locale)[export_day],
+            "export_time": f"{export_hour:02d}:{export_minute:02d}",
+            "time_zone": settings.time_zone,
         },
         status_code=status_code,
     )
@@ -64,8 +77,8 @@ def _render(
 def unsubscribe_form(request: Request) -> Response:
     """Asks first: mail scanners open links, and opening one must not unsubscribe anybody."""
     with db(request).reading() as session:
-        person = _person(request, session)
-    return _unsubscribe_page(request, person, done=False)
+        found = _person(request, session)
+    return _unsubscribe_page(request, found, done=False)
 
 
 @with_form
@@ -73,25 +86,32 @@ def unsubscribe(request: Request, form: dict[str, str]) -> Response:
     """The button of the page above, and mail programs' one-click unsubscribe (RFC 8058): no
     session and no CSRF token (see web/security.py); the signed link is the proof."""
     with db(request).transaction() as session:
-        person = _person(request, session)
-        if person is not None:
-            updates.unsubscribe(person)
-    return _unsubscribe_page(request, person, done=True)
+        found = _person(request, session)
+        if found is not None:
+            updates.unsubscribe(*found)
+    return _unsubscribe_page(request, found, done=True)
 
 
-def _person(request: Request, session: Session) -> User | None:
-    return updates.user_for_unsubscribe_token(
+def _person(request: Request, session: Session) -> tuple[User, str] | None:
+    """The person the link names, and what it stops ("updates" or "roadmap")."""
+    return updates.read_unsubscribe_token(
         session, request.path_params["token"], request.app.state.secret_key
     )
 
 
-def _unsubscribe_page(request: Request, person: User | None, done: bool) -> Response:
+def _unsubscribe_page(request: Request, found: tuple[User, str] | None, done: bool) -> Response:
+    person, purpose = found if found is not None else (None, "updates")
     if person is not None and request.state.user is None:
         # The email was in the person's language: so is this page.
         request.state.locale = supported(person.locale) or request.state.locale
     return pages(request).render(
         request,
         "account/unsubscribe.html",
-        {"person": person, "done": done, "token": request.path_params["token"]},
+        {
+            "person": person,
+            "purpose": purpose,
+            "done": done,
+            "token": request.path_params["token"],
+        },
         status_code=200 if person else 400,
     )
