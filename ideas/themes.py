@@ -16,10 +16,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -44,6 +44,10 @@ from ideas.models import (
 from ml import themes as theme_ml
 
 NAME_LIMIT = 120
+# the tables, for Core bulk statements (no ORM object per row)
+_THEMES = cast(Table, Theme.__table__)
+_THEME_IDEAS = cast(Table, ThemeIdea.__table__)
+_THEME_WEEKS = cast(Table, ThemeWeek.__table__)
 MIN_IDEAS = 6  # fewer active ideas in a scope make no themes worth reading
 SORTS = ("voters", "weighted", "growth", "size")
 
@@ -67,11 +71,27 @@ class RebuildReport:
 
 
 @dataclass
-class _Row:
-    id: int
-    board_id: int
-    text: str
-    vector: np.ndarray
+class _Rows:
+    """Active ideas with a vector, in id order: one array per column (no object per idea)."""
+
+    ids: np.ndarray  # int64
+    boards: np.ndarray  # int64
+    texts: list[str]  # title, newline, description
+    vectors: np.ndarray  # (ideas × dimensions) float32
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def take(self, mask: np.ndarray) -> _Rows:
+        if mask.all():
+            return self
+        (indices,) = np.nonzero(mask)
+        return _Rows(
+            self.ids[indices],
+            self.boards[indices],
+            [self.texts[i] for i in indices.tolist()],
+            self.vectors[indices],
+        )
 
 
 def _active(query):  # type: ignore[no-untyped-def]
@@ -80,7 +100,8 @@ def _active(query):  # type: ignore[no-untyped-def]
     )
 
 
-def _load(db: Database, model: str) -> list[_Row]:
+def _load(db: Database, model: str) -> _Rows:
+    """One query; the vectors' bytes joined into one matrix (100,000 ideas: ~150 MB)."""
     with db.reading() as session:
         rows = session.execute(
             _active(
@@ -88,11 +109,22 @@ def _load(db: Database, model: str) -> list[_Row]:
                 .join(IdeaEmbedding, IdeaEmbedding.idea_id == Idea.id)
                 .where(IdeaEmbedding.model == model)
             ).order_by(Idea.id)
-        ).all()
-    return [
-        _Row(row.id, row.board_id, f"{row.title}\n{row.description}", from_bytes(row.vector))
-        for row in rows
-    ]
+        )
+        ids, boards, texts, buffer = [], [], [], bytearray()
+        for idea_id, board_id, title, description, vector in rows:
+            ids.append(idea_id)
+            boards.append(board_id)
+            texts.append(f"{title}\n{description}")
+            buffer += vector
+    return _Rows(
+        np.array(ids, dtype=np.int64),
+        np.array(boards, dtype=np.int64),
+        texts,
+        # one array over the buffer (np.frombuffer takes a bytearray as well as bytes)
+        from_bytes(cast(bytes, buffer)).reshape(len(ids), -1)
+        if ids
+        else np.empty((0, 0), np.float32),
+    )
 
 
 def scopes(db: Database) -> list[int | None]:
@@ -111,7 +143,7 @@ def rebuild(
     rows = _load(db, model)
     report = RebuildReport()
     for board_id in scopes(db):
-        in_scope = [row for row in rows if board_id is None or row.board_id == board_id]
+        in_scope = rows if board_id is None else rows.take(rows.boards == board_id)
         report.scopes.append(_rebuild_scope(db, board_id, in_scope))
         if progress is not None:
             progress(1)
@@ -121,43 +153,46 @@ def rebuild(
     return report
 
 
-def _live(session: Session, board_id: int | None) -> list[Theme]:
+def _live_query(board_id: int | None):  # type: ignore[no-untyped-def]
     scope = Theme.board_id.is_(None) if board_id is None else Theme.board_id == board_id
-    return list(
-        session.scalars(select(Theme).where(scope, Theme.retired_at.is_(None)).order_by(Theme.id))
-    )
+    return select(Theme).where(scope, Theme.retired_at.is_(None)).order_by(Theme.id)
 
 
-def _rebuild_scope(db: Database, board_id: int | None, rows: list[_Row]) -> ScopeReport:
+def _live(session: Session, board_id: int | None) -> list[Theme]:
+    return list(session.scalars(_live_query(board_id)))
+
+
+def _live_ids(session: Session, board_id: int | None) -> list[int]:
+    return list(session.scalars(_live_query(board_id).with_only_columns(Theme.id)))
+
+
+def _rebuild_scope(db: Database, board_id: int | None, rows: _Rows) -> ScopeReport:
     report = ScopeReport(board_id, ideas=len(rows))
     with db.reading() as session:
-        live = _live(session, board_id)
+        live = _live_ids(session, board_id)
         memberships = session.execute(
             select(ThemeIdea.theme_id, ThemeIdea.idea_id, ThemeIdea.pinned).where(
-                ThemeIdea.theme_id.in_([theme.id for theme in live])
+                ThemeIdea.theme_id.in_(live)
             )
         ).all()
     pinned = {m.idea_id for m in memberships if m.pinned}
-    old: dict[int, set[int]] = {theme.id: set() for theme in live}
+    old: dict[int, set[int]] = {theme_id: set() for theme_id in live}
     for m in memberships:
         if not m.pinned:
             old[m.theme_id].add(m.idea_id)
-    free = [row for row in rows if row.id not in pinned]
+    free = rows.take(~np.isin(rows.ids, list(pinned))) if pinned else rows
 
     clusters: list[list[int]] = []
     names: dict[int, theme_ml.ThemeName] = {}
     if len(free) >= MIN_IDEAS:
-        vectors = np.stack([row.vector for row in free])
-        labels = theme_ml.cluster(vectors)
-        names = theme_ml.name_themes([row.text for row in free], labels, vectors)
-        clusters = [
-            [free[i].id for i in np.flatnonzero(labels == label)] for label in sorted(names)
-        ]
+        labels = theme_ml.cluster(free.vectors)
+        names = theme_ml.name_themes(free.texts, labels, free.vectors)
+        members = theme_ml.members_of(labels)
+        clusters = [free.ids[members[label]].tolist() for label in sorted(names)]
         report.unassigned = int((labels < 0).sum())
     else:
         report.unassigned = len(free)
     match = theme_ml.match_themes(old, clusters)
-    titles = {row.id: row.text.split("\n", 1)[0] for row in free}
 
     now = utcnow()
     with db.transaction() as session:
@@ -170,10 +205,10 @@ def _rebuild_scope(db: Database, board_id: int | None, rows: list[_Row]) -> Scop
                 theme = Theme(board_id=board_id, created_at=now)
                 session.add(theme)
             name = names[label]
-            central = free[name.central].id
+            title = free.texts[name.central].split("\n", 1)[0]
             theme.keywords = name.keywords
-            theme.auto_name = ", ".join(name.keywords[:3]) or titles[central]
-            theme.central_idea_id = central
+            theme.auto_name = ", ".join(name.keywords[:3]) or title
+            theme.central_idea_id = int(free.ids[name.central])
             theme.updated_at = now
             cluster_theme[position] = theme
         session.flush()
@@ -202,8 +237,8 @@ def _rebuild_scope(db: Database, board_id: int | None, rows: list[_Row]) -> Scop
             for position, members in enumerate(clusters)
             for idea_id in members
         ]
-        if rows_to_add:
-            session.execute(insert(ThemeIdea), rows_to_add)
+        if rows_to_add:  # Core, not ORM, bulk insert: ~100,000 rows across boards
+            session.execute(insert(_THEME_IDEAS), rows_to_add)
     report.themes = len(clusters)
     report.created, report.retired = len(match.created), len(match.retired)
     report.splits, report.merges = len(match.splits), len(match.merges)
@@ -226,33 +261,30 @@ def refresh_figures(db: Database, now: datetime | None = None) -> None:
     now = now or utcnow()
     week = week_of(now)
     week_start = datetime.combine(week, datetime.min.time(), tzinfo=now.tzinfo)
+    live = select(Theme.id).where(Theme.retired_at.is_(None))
     with db.transaction() as session:
-        themes = {
-            theme.id: theme
-            for theme in session.scalars(select(Theme).where(Theme.retired_at.is_(None)))
-        }
+        theme_ids = list(session.scalars(live))
         members: dict[int, list[int]] = defaultdict(list)
         for theme_id, idea_id in session.execute(
-            select(ThemeIdea.theme_id, ThemeIdea.idea_id).where(
-                ThemeIdea.theme_id.in_(list(themes))
-            )
+            select(ThemeIdea.theme_id, ThemeIdea.idea_id).where(ThemeIdea.theme_id.in_(live))
         ):
             members[theme_id].append(idea_id)
+        # the ideas of live themes as a subquery, not as a list of (up to 100,000) parameters
+        in_live_theme = select(ThemeIdea.idea_id).where(ThemeIdea.theme_id.in_(live))
         votes_by_idea: dict[int, list[tuple[int, datetime, float]]] = defaultdict(list)
-        all_ideas = {idea_id for ids in members.values() for idea_id in ids}
         for idea_id, user_id, created_at, weight in session.execute(
             select(Vote.idea_id, Vote.user_id, Vote.created_at, User.weight)
             .join(User, User.id == Vote.user_id)
-            .where(Vote.idea_id.in_(all_ideas))
+            .where(Vote.idea_id.in_(in_live_theme))
         ):
             votes_by_idea[idea_id].append((user_id, created_at, weight))
         session.execute(
             delete(ThemeWeek)
-            .where(ThemeWeek.week == week, ThemeWeek.theme_id.in_(list(themes)))
+            .where(ThemeWeek.week == week, ThemeWeek.theme_id.in_(live))
             .execution_options(synchronize_session=False)
         )
-        weeks = []
-        for theme_id, theme in themes.items():
+        figures, weeks = [], []
+        for theme_id in theme_ids:
             first_vote: dict[int, tuple[datetime, float]] = {}
             votes_this_week = 0
             for idea_id in members[theme_id]:
@@ -260,24 +292,33 @@ def refresh_figures(db: Database, now: datetime | None = None) -> None:
                     if user_id not in first_vote or created_at < first_vote[user_id][0]:
                         first_vote[user_id] = (created_at, weight)
                     votes_this_week += created_at >= week_start
-            theme.size = len(members[theme_id])
-            theme.voters = len(first_vote)
-            theme.weighted_voters = float(sum(weight for _, weight in first_vote.values()))
-            theme.growth = sum(
+            size, voters = len(members[theme_id]), len(first_vote)
+            weighted = float(sum(weight for _, weight in first_vote.values()))
+            growth = sum(
                 1 for created_at, _ in first_vote.values() if created_at >= now - timedelta(7)
+            )
+            figures.append(
+                {
+                    "b_id": theme_id,
+                    "size": size,
+                    "voters": voters,
+                    "weighted_voters": weighted,
+                    "growth": growth,
+                }
             )
             weeks.append(
                 {
                     "theme_id": theme_id,
                     "week": week,
-                    "size": theme.size,
-                    "voters": theme.voters,
+                    "size": size,
+                    "voters": voters,
                     "votes": votes_this_week,
-                    "weighted_voters": theme.weighted_voters,
+                    "weighted_voters": weighted,
                 }
             )
-        if weeks:
-            session.execute(insert(ThemeWeek), weeks)
+        if figures:  # Core executemany: one statement for every theme, no ORM object each
+            session.execute(update(_THEMES).where(_THEMES.c.id == bindparam("b_id")), figures)
+            session.execute(insert(_THEME_WEEKS), weeks)
 
 
 # Reading -----------------------------------------------------------------------------------------

@@ -275,33 +275,55 @@ def name_themes(
     (``ITALIAN_STOP_WORDS``) stop words are removed. The central member is the one whose vector is
     nearest the normalised mean of the theme's vectors: show its title beside the keywords.
     """
+    from scipy import sparse
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
     labels = np.asarray(labels)
     vectors = np.asarray(vectors, dtype=np.float32)
-    themes = [int(label) for label in np.unique(labels) if label >= 0]
+    groups = members_of(labels)
+    themes = sorted(label for label in groups if label >= 0)
     if not themes:
         return {}
     stop_words = sorted(ENGLISH_STOP_WORDS | ITALIAN_STOP_WORDS | set(extra_stop_words))
     # words of 3+ letters (no digits: amounts and ids make poor names)
     vectorizer = CountVectorizer(stop_words=stop_words, token_pattern=r"(?u)\b[^\W\d_]{3,}\b")
-    documents = [" ".join(texts[int(i)] for i in np.flatnonzero(labels == t)) for t in themes]
+    documents = [" ".join(texts[int(i)] for i in groups[t]) for t in themes]
     try:
-        counts = vectorizer.fit_transform(documents).toarray().astype(np.float64)
+        # sparse (themes × words): dense, it would take themes × vocabulary × 8 bytes
+        counts = vectorizer.fit_transform(documents).tocsr().astype(np.float64)
         terms = vectorizer.get_feature_names_out()
     except ValueError:  # nothing but stop words
-        counts, terms = np.zeros((len(themes), 0)), np.array([], dtype=str)
-    tf = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
-    idf = np.log(1.0 + counts.sum(axis=1).mean() / np.maximum(counts.sum(axis=0), 1.0))
-    ctfidf = tf * idf
+        counts, terms = sparse.csr_matrix((len(themes), 0)), np.array([], dtype=str)
+    counts.eliminate_zeros()
+    counts.sort_indices()
+    sizes = np.asarray(counts.sum(axis=1)).ravel()
+    idf = np.log(1.0 + sizes.mean() / np.maximum(np.asarray(counts.sum(axis=0)).ravel(), 1.0))
+    # tf × idf on the stored (non-zero) counts only, element by element as the dense form did
+    rows = np.repeat(np.arange(len(themes)), np.diff(counts.indptr))
+    ctfidf = counts.data / np.maximum(sizes, 1.0)[rows] * idf[counts.indices]
     names = {}
     for row, theme in enumerate(themes):
-        members = np.flatnonzero(labels == theme)
+        members = groups[theme]
         mean = vectors[members].mean(axis=0)
         central = int(members[np.argmax(vectors[members] @ mean)])
-        best = [j for j in np.argsort(-ctfidf[row], kind="stable")[:n_keywords] if counts[row, j]]
-        names[theme] = ThemeName([str(terms[j]) for j in best], central)
+        # best first, ties by column (a stable sort): words not in the theme never qualify
+        span = slice(counts.indptr[row], counts.indptr[row + 1])
+        columns = counts.indices[span][np.argsort(-ctfidf[span], kind="stable")[:n_keywords]]
+        names[theme] = ThemeName([str(terms[j]) for j in columns], central)
     return names
+
+
+def members_of(labels: Sequence[int] | np.ndarray) -> dict[int, np.ndarray]:
+    """Each label's positions, in increasing order (one sort, not one scan per label)."""
+    labels = np.asarray(labels)
+    if not len(labels):
+        return {}
+    order = np.argsort(labels, kind="stable")
+    values, starts = np.unique(labels[order], return_index=True)
+    return {
+        int(label): members
+        for label, members in zip(values, np.split(order, starts[1:]), strict=True)
+    }
 
 
 @dataclass
