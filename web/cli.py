@@ -208,6 +208,20 @@ def embeddings_export_onnx(settings: Settings, force: bool) -> None:
     click.echo(f"{embedder.name} written to {path}.")
 
 
+def _stored_vectors(settings: Settings) -> tuple[Database, str]:
+    """The database and the configured model's name, for commands that work on the stored
+    vectors; says how many ideas have none yet (they are left out)."""
+    from ideas import embeddings as idea_embeddings
+
+    database = _database(settings)
+    _require_schema(database)
+    model = idea_embeddings.make_shared(settings.embedding_backend).name
+    missing = idea_embeddings.stale_count(database, model)
+    if missing:
+        click.echo(f"{missing} ideas have no vector yet: run `ideas-portal embeddings rebuild`.")
+    return database, model
+
+
 @main.group()
 def duplicates() -> None:
     """The team's duplicate queue."""
@@ -220,14 +234,8 @@ def duplicates_scan(settings: Settings) -> None:
     from tqdm import tqdm
 
     from ideas import duplicates as duplicate_queue
-    from ideas import embeddings as idea_embeddings
 
-    database = _database(settings)
-    _require_schema(database)
-    model = idea_embeddings.make_shared(settings.embedding_backend).name
-    missing = idea_embeddings.stale_count(database, model)
-    if missing:
-        click.echo(f"{missing} ideas have no vector yet: run `ideas-portal embeddings rebuild`.")
+    database, model = _stored_vectors(settings)
     total = duplicate_queue.scannable_count(database, model)
     with tqdm(total=total, unit="idea", desc="scan", disable=total == 0) as bar:
         queued = duplicate_queue.scan(database, model, bar.update)
@@ -245,15 +253,9 @@ def themes_rebuild(settings: Settings) -> None:
     """Re-cluster the ideas of every board and across boards, keeping each theme's identity."""
     from tqdm import tqdm
 
-    from ideas import embeddings as idea_embeddings
     from ideas import themes as idea_themes
 
-    database = _database(settings)
-    _require_schema(database)
-    model = idea_embeddings.make_shared(settings.embedding_backend).name
-    missing = idea_embeddings.stale_count(database, model)
-    if missing:
-        click.echo(f"{missing} ideas have no vector yet: run `ideas-portal embeddings rebuild`.")
+    database, model = _stored_vectors(settings)
     scopes = idea_themes.scopes(database)
     with tqdm(total=len(scopes), unit="scope", desc="themes") as bar:
         report = idea_themes.rebuild(database, model, bar.update)
