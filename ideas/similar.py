@@ -1,10 +1,13 @@
 """ "Is your idea already here?": the ideas closest to a text, from an in-memory index.
 
-Each process keeps one ``ml.index.VectorIndex`` of the stored vectors of its model. Before a
-query (at most every ``refresh_seconds``) it reads the vectors written since its watermark on
-``IdeaEmbedding.updated_at``, so ideas submitted through other processes show up within a second
-or so. The watermark looks back ``OVERLAP`` to catch transactions that committed out of order;
-re-adding a vector is harmless.
+Each process keeps an index of the stored vectors of its model: exact (``ml.index.VectorIndex``)
+and, from ``APPROXIMATE_FROM`` ideas on, a graph (``ml.index.GraphIndex``) built in a background
+thread while the exact one answers. Before a
+query (at most every ``refresh_seconds``) it reads the vectors written since its previous look
+began (``IdeaEmbedding.updated_at``), so ideas submitted through other processes show up within a
+second or so. Each look reaches back ``OVERLAP`` further, for transactions that committed after
+the look although they wrote earlier; re-adding a vector is harmless. The window follows the
+clock, not the newest vector, so a quiet portal re-reads nothing.
 
 Merged and hidden ideas never show: they are left out when loading and, because either can
 happen after an idea was indexed, checked again on the rows found. Shipped and declined ideas
@@ -14,26 +17,33 @@ show (the view marks them).
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from ideas.db import Database
 from ideas.embeddings import SharedEmbedder, embed, from_bytes
-from ideas.models import Idea, IdeaEmbedding
+from ideas.models import Idea, IdeaEmbedding, utcnow
 from ml.duplicates import DuplicateScorer
-from ml.index import VectorIndex
+from ml.index import GraphIndex, VectorIndex
 
 log = logging.getLogger(__name__)
 
 OVERLAP = timedelta(seconds=30)
 LOAD_BATCH = 5000
+# From this many ideas a graph index answers: exact search reads every vector on each of the
+# scorer's 31 searches (docs/benchmarks.md, "Similar while typing").
+APPROXIMATE_FROM = 20_000
+GRAPH_BATCH = 10_000  # vectors copied into the graph per hold of the lock
 MAX_LIMIT = 20
 
 
@@ -48,14 +58,21 @@ class SimilarIdeas:
     """The process's index of idea vectors and the queries over it (thread-safe)."""
 
     def __init__(
-        self, db: Database, embedder: SharedEmbedder, refresh_seconds: float = 1.0
+        self,
+        db: Database,
+        embedder: SharedEmbedder,
+        refresh_seconds: float = 1.0,
+        approximate_from: int = APPROXIMATE_FROM,
     ) -> None:
         self.db = db
         self.embedder = embedder
         self.refresh_seconds = refresh_seconds
+        self.approximate_from = approximate_from
         self.scorer = DuplicateScorer.shipped()
-        self.index: VectorIndex | None = None
-        self._watermark: datetime | None = None
+        self.index: VectorIndex | GraphIndex | None = None
+        self.graph_builder: threading.Thread | None = None
+        self._changes: list[tuple[list[int], list[int]]] = []  # (added, removed) while it builds
+        self._looked_at: datetime | None = None  # when the last complete look began
         self._checked = -float("inf")
         self._lock = threading.Lock()
 
@@ -89,8 +106,11 @@ class SimilarIdeas:
 
     def _load(self) -> int:
         model, seen = self.embedder.name, 0
-        since = None if self._watermark is None else self._watermark - OVERLAP
-        after_id = 0
+        started = utcnow()
+        # The first look reads every vector in id order (the primary key); later looks read
+        # those written since the previous look began, less OVERLAP, in (updated_at, id) order.
+        since = None if self._looked_at is None else self._looked_at - OVERLAP
+        after: tuple[datetime, int] | int = 0
         while True:
             query = (
                 select(
@@ -101,30 +121,99 @@ class SimilarIdeas:
                     Idea.hidden_at,
                 )
                 .join(Idea, Idea.id == IdeaEmbedding.idea_id)
-                .where(IdeaEmbedding.model == model, IdeaEmbedding.idea_id > after_id)
-                .order_by(IdeaEmbedding.idea_id)
+                .where(IdeaEmbedding.model == model)
                 .limit(LOAD_BATCH)
             )
-            if since is not None:
-                query = query.where(IdeaEmbedding.updated_at >= since)
+            if since is None:
+                query = query.where(IdeaEmbedding.idea_id > after).order_by(IdeaEmbedding.idea_id)
+            else:
+                query = query.where(IdeaEmbedding.updated_at >= since).order_by(
+                    IdeaEmbedding.updated_at, IdeaEmbedding.idea_id
+                )
+                if after:
+                    query = query.where(
+                        tuple_(IdeaEmbedding.updated_at, IdeaEmbedding.idea_id) > after
+                    )
             with self.db.reading() as session:
                 rows = session.execute(query).all()
             if not rows:
+                self._looked_at = started
+                if (
+                    isinstance(self.index, VectorIndex)
+                    and len(self.index) >= self.approximate_from
+                    and self.graph_builder is None
+                ):
+                    self._start_graph(self.index)
                 return seen
-            after_id = rows[-1].idea_id
-            shown = [r for r in rows if r.merged_into_id is None and r.hidden_at is None]
-            gone = [r.idea_id for r in rows if r.merged_into_id is not None or r.hidden_at]
-            if shown:
-                vectors = np.stack([from_bytes(r.vector) for r in shown])
-                if self.index is None or self.index.dimensions != vectors.shape[1]:
-                    self.index = VectorIndex(vectors.shape[1])
-                self.index.add([r.idea_id for r in shown], vectors)
-            if self.index is not None:
-                self.index.remove(gone)
-            newest = max(r.updated_at for r in rows)
-            if self._watermark is None or newest > self._watermark:
-                self._watermark = newest
+            last = rows[-1]
+            after = last.idea_id if since is None else (last.updated_at, last.idea_id)
+            self._index_rows(rows)
             seen += len(rows)
+
+    def _index_rows(self, rows: Sequence[Any]) -> None:
+        shown = [r for r in rows if r.merged_into_id is None and r.hidden_at is None]
+        gone = [r.idea_id for r in rows if r.merged_into_id is not None or r.hidden_at]
+        if shown:
+            vectors = np.stack([from_bytes(r.vector) for r in shown])
+            if self.index is None or self.index.dimensions != vectors.shape[1]:
+                self.index = VectorIndex(vectors.shape[1])
+            self.index.add([r.idea_id for r in shown], vectors)
+        if self.index is not None:
+            self.index.remove(gone)
+        if self.graph_builder is not None:
+            self._changes.append(([r.idea_id for r in shown], gone))
+
+    def _start_graph(self, exact: VectorIndex) -> None:
+        self._changes = []
+        self.graph_builder = threading.Thread(
+            target=self._build_graph, args=(exact,), name="similar-graph", daemon=True
+        )
+        self.graph_builder.start()
+
+    def _build_graph(self, exact: VectorIndex) -> None:
+        started = time.perf_counter()
+        try:
+            graph = self._graph_of(exact)
+            if graph is not None and self._switch_to(graph, exact):
+                log.info(
+                    "similar ideas: a graph index of %d ideas answers from now on (%.0f s)",
+                    len(graph),
+                    time.perf_counter() - started,
+                )
+        except Exception:
+            log.exception("similar ideas: building the graph index failed; searches stay exact")
+            self.approximate_from = sys.maxsize
+        finally:
+            with self._lock:
+                self._changes = []
+                self.graph_builder = None
+
+    def _graph_of(self, exact: VectorIndex) -> GraphIndex | None:
+        """The exact index's vectors in a graph, copied a batch at a time so that queries go on
+        (exactly) meanwhile; None if another index took its place (another model)."""
+        graph = GraphIndex(exact.dimensions)
+        with self._lock:
+            ids = exact.ids.tolist()
+        for start in range(0, len(ids), GRAPH_BATCH):
+            with self._lock:
+                if self.index is not exact:
+                    return None
+                batch = [i for i in ids[start : start + GRAPH_BATCH] if i in exact]
+                vectors = exact.get(batch)
+            graph.add(batch, vectors, threads=os.cpu_count() or 1)
+        return graph
+
+    def _switch_to(self, graph: GraphIndex, exact: VectorIndex) -> bool:
+        """Replay what changed while the graph was built, then let it answer."""
+        with self._lock:
+            if self.index is not exact:
+                return False
+            for added, removed in self._changes:
+                added = [i for i in added if i in exact]
+                graph.add(added, exact.get(added))
+                graph.remove(removed)
+            self.index = graph
+            return True
 
     def similar(
         self, text: str, board_id: int | None = None, limit: int = 5, description: str = ""
@@ -178,12 +267,17 @@ class SimilarIdeas:
 
 
 def visible(session: Session, ids: list[int], board_id: int | None) -> dict[int, Idea]:
-    """The ideas among ``ids`` a suggestion may show: not merged, not hidden, on the board."""
+    """The ideas among ``ids`` a suggestion may show: not merged, not hidden, on the board.
+
+    Fetched by primary key alone and filtered here: given the board too, SQLite walks the board's
+    index (every idea of the board) instead."""
     if not ids:
         return {}
-    query = select(Idea).where(
-        Idea.id.in_(ids), Idea.merged_into_id.is_(None), Idea.hidden_at.is_(None)
-    )
-    if board_id is not None:
-        query = query.where(Idea.board_id == board_id)
-    return {idea.id: idea for idea in session.scalars(query)}
+    found = session.scalars(select(Idea).where(Idea.id.in_(ids)))
+    return {
+        idea.id: idea
+        for idea in found
+        if idea.merged_into_id is None
+        and idea.hidden_at is None
+        and (board_id is None or idea.board_id == board_id)
+    }

@@ -40,7 +40,7 @@ import numpy as np
 
 from ml.embedders import Embedder, l2_normalise
 from ml.evaluate import best_f1_threshold, group_codes
-from ml.index import VectorIndex
+from ml.index import NeighbourIndex
 
 FEATURES = ("cosine", "csls", "log1p_rank", "log1p_reverse_rank")
 
@@ -263,7 +263,7 @@ class DuplicateScorer:
 
     def similar(
         self,
-        index: VectorIndex,
+        index: NeighbourIndex,
         query: np.ndarray,
         k: int = 5,
         exclude: Sequence[int] = (),

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import threading
+from datetime import datetime
+
+import numpy as np
 import pytest
+from sqlalchemy import update
 
 from ideas import embeddings, merges
 from ideas import ideas as idea_rules
 from ideas.db import Database
-from ideas.similar import SimilarIdeas
+from ideas.models import Idea, IdeaEmbedding, utcnow
+from ideas.similar import OVERLAP, SimilarIdeas
 from ml.embedders import HashingEmbedder
+from ml.index import GraphIndex, VectorIndex
 
 TITLES = [
     ("Export the roadmap as CSV", "A spreadsheet for our weekly meeting."),
@@ -123,3 +130,108 @@ def test_a_model_change_shows_the_new_vectors_once_rebuilt(
     assert index_new.similar("dark mode")[0].idea.id == ideas[1].id
     # the old model's process keeps answering from what it loaded
     assert index_old.similar("dark mode")[0].idea.id == ideas[1].id
+
+
+def _written_at(db: Database, ideas: list, when: datetime) -> None:  # type: ignore[type-arg]
+    with db.transaction() as session:
+        session.execute(
+            update(IdeaEmbedding)
+            .where(IdeaEmbedding.idea_id.in_([idea.id for idea in ideas]))
+            .values(updated_at=when)
+        )
+
+
+def test_a_quiet_portal_rereads_nothing(db: Database, make_idea, make_board, shared) -> None:
+    """Vectors written long ago (as `embeddings rebuild` leaves them, once the clock has moved on)
+    are read once, not at every look."""
+    board = make_board()
+    ideas = [make_idea(title, body, board=board) for title, body in TITLES]
+    embedded(db, shared, ideas)
+    _written_at(db, ideas, utcnow() - 2 * OVERLAP)
+    index = SimilarIdeas(db, shared)
+    assert index.catch_up(force=True) == len(ideas)
+    assert index.catch_up(force=True) == 0
+    assert index.catch_up(force=True) == 0
+
+
+def test_a_vector_committed_after_a_look_but_written_before_it_is_caught(
+    db: Database, make_idea, make_board, shared
+) -> None:
+    """A slow transaction stamps its vector before another process's look and commits after it."""
+    board = make_board()
+    first = make_idea("Export the roadmap as CSV", board=board)
+    embedded(db, shared, [first])
+    index = SimilarIdeas(db, shared)
+    index.catch_up(force=True)
+    late = make_idea("Download the roadmap as a CSV file", board=board)
+    embedded(db, shared, [late])
+    _written_at(db, [late], utcnow() - OVERLAP / 2)  # stamped before the look above
+    assert index.catch_up(force=True) >= 1
+    assert late.id in index.index  # type: ignore[operator]
+
+
+MORE_TITLES = [
+    "Export the roadmap to a spreadsheet",
+    "Dark theme for the portal at night",
+    "Email when a voted idea is shipped",
+    "Shortcut keys to vote faster",
+    "Roadmap export in CSV format",
+    "A darker colour scheme",
+    "Notify me by email about shipped ideas",
+    "Vote with the keyboard",
+]
+
+
+def test_from_approximate_from_ideas_a_graph_answers_as_exact_search_does(
+    db: Database, make_idea, make_board, make_user, shared
+) -> None:
+    board, team = make_board(), make_user("staff")
+    ideas = [make_idea(t, board=board) for t in [t for t, _ in TITLES] + MORE_TITLES]
+    embedded(db, shared, ideas)
+    exact = SimilarIdeas(db, shared, refresh_seconds=0, approximate_from=10**9)
+    graph = SimilarIdeas(db, shared, refresh_seconds=0, approximate_from=len(ideas))
+    graph.catch_up(force=True)
+    assert graph.graph_builder is not None
+    graph.graph_builder.join(timeout=60)
+    assert isinstance(graph.index, GraphIndex)
+
+    def shown(index: SimilarIdeas, text: str) -> list[tuple[int, float]]:
+        return [(m.idea.id, round(m.score, 4)) for m in index.similar(text, limit=5)]
+
+    for text in ["export roadmap csv", "dark mode", "keyboard voting", "email when shipped"]:
+        assert shown(graph, text) == shown(exact, text)
+    # it keeps up with new ideas and merges, as the exact index does
+    new = make_idea("Roadmap as a CSV download", board=board)
+    embedded(db, shared, [new])
+    with db.transaction() as session:
+        merges.merge(session, team, session.get(Idea, ideas[0].id), session.get(Idea, new.id))
+    assert shown(graph, "export roadmap csv") == shown(exact, "export roadmap csv")
+    assert new.id in graph.index and ideas[0].id not in graph.index  # type: ignore[operator]
+
+
+def test_what_changes_while_the_graph_is_built_is_replayed_before_it_answers(
+    db: Database, make_idea, make_board, make_user, shared
+) -> None:
+    board, team = make_board(), make_user("staff")
+    ideas = [make_idea(t, board=board) for t in MORE_TITLES]
+    embedded(db, shared, ideas)
+    similar = SimilarIdeas(db, shared, refresh_seconds=0, approximate_from=10**9)
+    similar.catch_up(force=True)
+    exact = similar.index
+    assert isinstance(exact, VectorIndex)
+    similar.graph_builder = threading.current_thread()  # a build is under way: changes are kept
+    graph = similar._graph_of(exact)
+    assert graph is not None and similar.index is exact  # built, not answering yet
+    # meanwhile: a new idea, a merged one, an edited one (its vector replaced)
+    new = make_idea("Export ideas to Excel", board=board)
+    embedded(db, shared, [new])
+    with db.transaction() as session:
+        merges.merge(session, team, session.get(Idea, ideas[1].id), session.get(Idea, ideas[5].id))
+        edited = session.get(Idea, ideas[2].id)
+        edited.title = "Weekly email digest of shipped ideas"
+        embeddings.store(session, shared, [edited])
+    similar.catch_up(force=True)
+    assert similar._switch_to(graph, exact) and similar.index is graph
+    assert set(graph.ids.tolist()) == set(exact.ids.tolist())
+    assert new.id in graph and ideas[1].id not in graph
+    np.testing.assert_allclose(graph.get([ideas[2].id]), exact.get([ideas[2].id]))
