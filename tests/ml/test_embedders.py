@@ -154,9 +154,11 @@ def test_onnx_vectors_are_close_to_torch_ones(onnx_dir):
         reference = MiniLMEmbedder().transform(texts)
     cosines = np.sum(vectors * reference, axis=1)
     assert cosines.min() > 0.98, cosines
-    # rows come back in the order given (batches are sorted by length inside), alone or not
+    # rows come back in the order given (batches are sorted by length inside), alone or not. Not
+    # identical: int8 dynamic quantisation scales activations per batch, so a text's vector moves
+    # a little with its batch-mates (0.98-1.0 seen on two CPUs); a row out of order would be ~0.2.
     alone = np.vstack([embedder.transform([text]) for text in texts])
-    assert np.sum(vectors * alone, axis=1).min() > 0.99
+    assert np.sum(vectors * alone, axis=1).min() > 0.97
     assert embedder.transform([]).shape == (0, 384)
 
 
