@@ -1,5 +1,5 @@
 """The job table: background work stored in the same transaction as its cause, claimed by
-workers with a lease (a crashed worker's jobs come back), retried with backoff."""
+workers with a lease (a crashed worker's jobs come back when it ends), retried with backoff."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from ideas.models import Job, utcnow
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
+LEASE = timedelta(minutes=5)  # the default; JOB_LEASE_SECONDS
 MAX_BACKOFF = timedelta(hours=1)
 
 
@@ -79,8 +79,11 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=10 * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
-def claim(db: Database, limit: int = 20, now: datetime | None = None) -> list[ClaimedJob]:
-    """Takes up to `limit` due jobs for this worker; others skip them (SKIP LOCKED)."""
+def claim(
+    db: Database, limit: int = 20, now: datetime | None = None, lease: timedelta = LEASE
+) -> list[ClaimedJob]:
+    """Takes up to `limit` due jobs for this worker until `lease` has passed; others skip
+    them (SKIP LOCKED), and take them once it has, the worker being presumed dead."""
     now = now or utcnow()
     with db.transaction() as session:
         jobs = session.scalars(
@@ -97,7 +100,7 @@ def claim(db: Database, limit: int = 20, now: datetime | None = None) -> list[Cl
         ).all()
         claimed = []
         for job in jobs:
-            job.locked_until = now + LEASE
+            job.locked_until = now + lease
             job.attempts += 1
             claimed.append(ClaimedJob(job.id, job.kind, dict(job.payload), job.attempts, job.key))
         return claimed
@@ -120,10 +123,18 @@ def finish(db: Database, job: ClaimedJob, error: str | None = None) -> None:
                 row.run_at = utcnow() + backoff(row.attempts)
 
 
-def run_due(db: Database, handlers: Mapping[str, Handler], limit: int = 20) -> int:
-    """Runs the due jobs once; returns how many were attempted."""
-    claimed = claim(db, limit)
+def run_due(
+    db: Database, handlers: Mapping[str, Handler], limit: int = 20, lease: timedelta = LEASE
+) -> int:
+    """Runs the due jobs once; returns how many were claimed. A job not started before the
+    batch's lease ends is left to whichever worker claims it next: run here too, it could be
+    done twice."""
+    lease_ends = utcnow() + lease
+    claimed = claim(db, limit, lease=lease)
     for job in claimed:
+        if utcnow() >= lease_ends:
+            log.warning("the lease of a batch of jobs ended before job %s started", job.id)
+            break
         handler = handlers.get(job.kind)
         try:
             if handler is None:

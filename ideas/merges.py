@@ -41,13 +41,27 @@ def surviving(session: Session, idea: Idea) -> Idea:
 
 def lock(session: Session, *ideas: Idea) -> None:
     """Locks these ideas' rows (PostgreSQL; SQLite writers are serialised already) and reloads
-    them, in id order so that two transactions never wait on each other. Votes and merges both
-    lock the ideas they change: a vote cannot slip between a merge's reading of an idea's voters
-    and its commit."""
+    them, in id order. Votes and merges both lock the ideas they change: a vote cannot slip
+    between a merge's reading of an idea's voters and its commit.
+
+    The order that keeps two transactions from waiting on each other: a surviving idea before
+    the ideas merged into it (an unvote locks its idea, then changes those), and surviving ideas
+    in id order."""
     ids = sorted({idea.id for idea in ideas})
     session.execute(select(Idea.id).where(Idea.id.in_(ids)).order_by(Idea.id).with_for_update())
     for idea in ideas:
         session.refresh(idea)  # what was committed before the lock was ours
+
+
+def lock_chain(session: Session, chain: list[Idea]) -> None:
+    """Locks an idea and the ideas it lives on in (`chain`, from it to its surviving idea),
+    the surviving idea first, and reloads them. An unvote locks its idea, then changes the
+    ideas merged into it: locking in id order here, an undo could hold a merged idea and wait
+    for the unvote's idea while the unvote waits for that merged idea (a deadlock)."""
+    for idea in reversed(chain):
+        session.execute(select(Idea.id).where(Idea.id == idea.id).with_for_update())
+    for idea in chain:
+        session.refresh(idea)
 
 
 def tree_ids(session: Session, idea_id: int) -> list[int]:
@@ -154,9 +168,15 @@ def merge(session: Session, actor: User, source: Idea, target: Idea) -> Merge:
         errors.add("into", N_("That idea is already merged into this one: it would make a cycle."))
     errors.raise_if_any()
     target = surviving(session, target)
-    lock(session, source, target)
-    if source.merged_into_id is not None or target.merged_into_id is not None:
-        raise Conflict(N_("These ideas changed meanwhile: look again and retry."))
+    changed = Conflict(N_("These ideas changed meanwhile: look again and retry."))
+    if target.id == source.id:
+        raise changed
+    # One at a time, each still a surviving idea once locked: holding an idea merged meanwhile
+    # while waiting for the other could deadlock with an unvote of the idea it was merged into.
+    for idea in sorted((source, target), key=lambda idea: idea.id):
+        lock(session, idea)
+        if idea.merged_into_id is not None:
+            raise changed
     record = Merge(source_id=source.id, target_id=target.id, actor_id=actor.id)
     session.add(record)
     source.merged_into_id = target.id
@@ -197,10 +217,16 @@ def unmerge(session: Session, actor: User, source: Idea) -> Idea:
     chain = [source]  # the idea and every idea it lives on in: all of them change
     while chain[-1].merged_into_id is not None and len(chain) <= CHAIN_LIMIT:
         chain.append(_idea(session, chain[-1].merged_into_id))
-    lock(session, *chain)
+    lock_chain(session, chain)
     record = active_merge(session, source.id)
     if record is None or source.merged_into_id is None:
         raise Conflict(N_("This idea is not merged."))
+    links = zip(chain, chain[1:], strict=False)
+    if chain[-1].merged_into_id is not None or any(
+        lower.merged_into_id != upper.id for lower, upper in links
+    ):
+        # Merged on meanwhile: the ideas above would be locked after those below.
+        raise Conflict(N_("These ideas changed meanwhile: look again and retry."))
     record.undone_at = utcnow()
     source.merged_into_id = None
     source.updated_at = utcnow()

@@ -34,6 +34,7 @@ VARIABLES = (
     "DEFAULT_LOCALE",
     "RATE_LIMITS",
     "WORKER",
+    "JOB_LEASE_SECONDS",
     "MAX_BODY_BYTES",
     "LOG_LEVEL",
     "EMBEDDING_BACKEND",
@@ -68,6 +69,7 @@ class Settings:
         default_factory=lambda: dict(DEFAULT_RATE_LIMITS)
     )
     worker: bool = True
+    job_lease_seconds: int = 300  # a crashed worker's jobs wait this long, then run again
     max_body_bytes: int = 1_000_000
     log_level: str = "INFO"
     embedding_backend: str = "onnx"
@@ -101,6 +103,7 @@ class Settings:
             default_locale=get("DEFAULT_LOCALE") or base.default_locale,
             rate_limits=None if not _flag(get("RATE_LIMITS") or "on") else base.rate_limits,
             worker=_flag(get("WORKER") or "on"),
+            job_lease_seconds=int(get("JOB_LEASE_SECONDS") or base.job_lease_seconds),
             max_body_bytes=int(get("MAX_BODY_BYTES") or base.max_body_bytes),
             log_level=(get("LOG_LEVEL") or base.log_level).upper(),
             embedding_backend=(get("EMBEDDING_BACKEND") or base.embedding_backend).lower(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ideas import (
     digest,
@@ -62,8 +62,9 @@ def run_once(db: Database, settings: Settings, limit: int = 1000) -> int:
     queues its mails); returns how many jobs ran. For cron: `ideas-portal worker --once`."""
     schedule(db, settings)
     table = handlers(db, settings)
+    lease = timedelta(seconds=settings.job_lease_seconds)
     total = 0
-    while done := jobs.run_due(db, table, limit):
+    while done := jobs.run_due(db, table, limit, lease):
         total += done
         if total >= limit:
             break
@@ -72,13 +73,14 @@ def run_once(db: Database, settings: Settings, limit: int = 1000) -> int:
 
 def run(db: Database, settings: Settings, stop: threading.Event, interval: float = 2.0) -> None:
     table = handlers(db, settings)
+    lease = timedelta(seconds=settings.job_lease_seconds)
     scheduled_at = -SCHEDULE_EVERY
     while not stop.is_set():
         try:
             if time.monotonic() - scheduled_at >= SCHEDULE_EVERY:
                 schedule(db, settings)
                 scheduled_at = time.monotonic()
-            busy = jobs.run_due(db, table)
+            busy = jobs.run_due(db, table, lease=lease)
         except Exception:  # the database may be away for a moment; try again
             log.exception("worker loop failed; retrying")
             busy = 0

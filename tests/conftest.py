@@ -9,7 +9,7 @@ import os
 import re
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from argon2 import PasswordHasher, profiles
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
@@ -30,6 +31,17 @@ from web.app import create_app
 
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    """argon2's cheapest profile, which argon2-cffi ships for tests: the default took 0.1-0.8 s
+    per hash on a busy CI machine, and the suite hashes thousands. Portals started as processes
+    by tests (browser, load) keep the default."""
+    default = accounts._hasher
+    accounts._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    yield
+    accounts._hasher = default
 
 
 @pytest.fixture(scope="session")
@@ -227,12 +239,13 @@ class Received:
 
 class Receiver:
     """A local HTTP server that records every POST and answers with the statuses it is told,
-    in order (then 200), each with a short body naming it."""
+    in order (then 200), each with a short body naming it. `port` 0: any free one."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.requests: list[Received] = []
         self.statuses: list[int] = []
         self.answer = b""  # a body to answer with instead of the default
+        self.on_request: Callable[[], None] | None = None  # called before each answer
         self._lock = threading.Lock()
         receiver = self
 
@@ -244,6 +257,8 @@ class Receiver:
                     receiver.requests.append(Received(self.path, headers, body))
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
                     answer = receiver.answer or (b"ok" if status < 300 else b"boom %d" % status)
+                if receiver.on_request is not None:
+                    receiver.on_request()
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain; charset=utf-8")
                 self.send_header("Content-Length", str(len(answer)))
@@ -253,7 +268,7 @@ class Receiver:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 pass  # quiet
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)

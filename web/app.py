@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.applications import Starlette
 from starlette.convertors import IntegerConvertor, StringConvertor, register_url_convertor
 from starlette.exceptions import HTTPException
@@ -367,12 +368,15 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             Middleware(
                 GuardMiddleware, max_body_bytes=settings.max_body_bytes, on_refuse=error_response
             ),
-            Middleware(AuthMiddleware, db=db, settings=settings),
+            Middleware(
+                AuthMiddleware, db=db, settings=settings, on_unavailable=database_unavailable
+            ),
         ],
         exception_handlers={
             DomainError: error_response,
             HTTPException: error_response,
             OperationalError: database_unavailable,
+            PoolTimeout: database_unavailable,  # no connection free in time: as busy as away
             DataError: error_response,
         },
         lifespan=lifespan,

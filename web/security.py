@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs
 
 from anyio import to_thread
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.datastructures import Headers
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
@@ -155,19 +157,33 @@ class GuardMiddleware:
 
 class AuthMiddleware:
     """Finds who is asking (API token or session) and which language they read, once per
-    request: `request.state.user`, `.locale` and, for pages, `.unread`."""
+    request: `request.state.user`, `.locale` and, for pages, `.unread`. When the database is
+    away it answers with `on_unavailable` (a 503), as the views do: errors raised here, outside
+    the routes, would otherwise be 500s."""
 
-    def __init__(self, app: ASGIApp, db: Database, settings: Settings) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        db: Database,
+        settings: Settings,
+        on_unavailable: Callable[[Request, Exception], Awaitable[Response]],
+    ) -> None:
         self.app = app
         self.db = db
         self.settings = settings
+        self.on_unavailable = on_unavailable
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith("/static/"):
             await self.app(scope, receive, send)
             return
         conn = HTTPConnection(scope)
-        user, unread = await to_thread.run_sync(self._load, conn)
+        try:
+            user, unread = await to_thread.run_sync(self._load, conn)
+        except (OperationalError, PoolTimeout) as error:
+            response = await self.on_unavailable(Request(scope, receive), error)
+            await response(scope, receive, send)
+            return
         state = scope.setdefault("state", {})
         state["user"] = user
         state["unread"] = unread

@@ -169,3 +169,22 @@ def test_parallel_workers_never_claim_the_same_job(db) -> None:
     assert len(every) == len(set(every)) == 30
     with db.reading() as session:
         assert set(session.scalars(select(Job.attempts))) == {1}
+
+
+def test_a_job_not_begun_before_its_batch_lease_ends_is_left_to_the_next_claim(db) -> None:
+    """Once the lease is over another worker may have claimed the rest of the batch: running
+    it here as well could do it twice."""
+    slow, waiting = enqueue(db, kind="slow"), enqueue(db, kind="record")
+    ran: list[int] = []
+
+    def take_longer_than_the_lease(job: jobs.ClaimedJob) -> None:
+        ran.append(job.id)
+        threading.Event().wait(0.5)
+
+    handlers = {"slow": take_longer_than_the_lease, "record": lambda job: ran.append(job.id)}
+    assert jobs.run_due(db, handlers, lease=timedelta(seconds=0.2)) == 2
+    assert ran == [slow]
+    assert row(db, slow).done_at is not None
+    assert row(db, waiting).done_at is None
+    (again,) = jobs.claim(db)  # its lease is over: it is free to take
+    assert again.id == waiting

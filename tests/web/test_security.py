@@ -713,3 +713,37 @@ def test_static_files_are_served_from_the_static_folder_only(client: TestClient)
         response = client.get(path)
         assert response.status_code == 404, path
     assert Path(STATIC).is_dir()
+
+
+def test_a_database_that_is_away_gives_clean_503s_before_the_views_too(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Who is asking is looked up (in AuthMiddleware) before any view runs: a database that is
+    away must give the same 503 there as in the views, not a 500."""
+    away = Database(f"sqlite:///{tmp_path / 'no-such-folder' / 'ideas.db'}")
+    app = create_app(replace(settings, database_url=away.url), away)
+    client = TestClient(app)  # no lifespan: nothing to warm from a database that is away
+    token = {"Authorization": "Bearer ip_some-token"}
+    answer = client.get("/api/v1/ideas", headers=token)
+    assert answer.status_code == 503
+    assert "unavailable" in answer.json()["error"]
+    page = client.get("/", headers=token)
+    assert page.status_code == 503
+    assert "unavailable" in page.text and "</html>" in page.text
+    away.dispose()
+
+
+def test_no_free_database_connection_gives_a_503_not_a_500(
+    settings: Settings, database_url: str, db: Database
+) -> None:
+    """A request that waits in vain for a connection of the pool (all busy) is told to come
+    back, as when the database is away: in the views and before them."""
+    one = Database(database_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    app = create_app(settings, one)
+    client = TestClient(app)
+    with one.engine.connect():  # the pool's only connection, busy
+        page = client.get("/")
+        answer = client.get("/api/v1/ideas", headers={"Authorization": "Bearer ip_some-token"})
+    assert page.status_code == 503 and "</html>" in page.text
+    assert answer.status_code == 503 and "error" in answer.json()
+    one.dispose()
