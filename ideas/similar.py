@@ -153,15 +153,25 @@ class SimilarIdeas:
     def _index_rows(self, rows: Sequence[Any]) -> None:
         shown = [r for r in rows if r.merged_into_id is None and r.hidden_at is None]
         gone = [r.idea_id for r in rows if r.merged_into_id is not None or r.hidden_at]
+        ids: list[int] = []
         if shown:
+            ids = [r.idea_id for r in shown]
             vectors = np.stack([from_bytes(r.vector) for r in shown])
             if self.index is None or self.index.dimensions != vectors.shape[1]:
                 self.index = VectorIndex(vectors.shape[1])
-            self.index.add([r.idea_id for r in shown], vectors)
+            # Vectors read again (the look back, or a rebuild that wrote the same vectors) are
+            # left alone: re-adding one to a graph re-links it, and that is slow.
+            known = [i for i, id_ in enumerate(ids) if id_ in self.index]
+            same = np.zeros(len(ids), dtype=bool)
+            if known:
+                stored = self.index.get([ids[i] for i in known])
+                same[known] = (stored == vectors[known]).all(axis=1)
+            ids = [id_ for id_, unchanged in zip(ids, same, strict=True) if not unchanged]
+            self.index.add(ids, vectors[~same])
         if self.index is not None:
             self.index.remove(gone)
         if self.graph_builder is not None:
-            self._changes.append(([r.idea_id for r in shown], gone))
+            self._changes.append((ids, gone))
 
     def _start_graph(self, exact: VectorIndex) -> None:
         self._changes = []

@@ -235,3 +235,23 @@ def test_what_changes_while_the_graph_is_built_is_replayed_before_it_answers(
     assert set(graph.ids.tolist()) == set(exact.ids.tolist())
     assert new.id in graph and ideas[1].id not in graph
     np.testing.assert_allclose(graph.get([ideas[2].id]), exact.get([ideas[2].id]))
+
+
+def test_vectors_read_again_unchanged_are_left_alone(
+    db: Database, make_idea, make_board, shared
+) -> None:
+    """After `embeddings rebuild` every vector is new by its date, and a graph being built would
+    otherwise have to re-link each one again at every look for OVERLAP."""
+    board = make_board()
+    ideas = [make_idea(t, board=board) for t in MORE_TITLES]
+    embedded(db, shared, ideas)
+    similar = SimilarIdeas(db, shared, refresh_seconds=0, approximate_from=10**9)
+    similar.catch_up(force=True)
+    similar.graph_builder = threading.current_thread()  # a build is under way: changes are kept
+    embedded(db, shared, ideas)  # the same vectors, written again now
+    with db.transaction() as session:
+        edited = session.get(Idea, ideas[3].id)
+        edited.title = "Vote from the keyboard with shortcuts"
+        embeddings.store(session, shared, [edited])
+    assert similar.catch_up(force=True) == len(ideas)  # all read again...
+    assert [added for added, _ in similar._changes if added] == [[ideas[3].id]]  # ...one changed
