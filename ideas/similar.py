@@ -2,12 +2,12 @@
 
 Each process keeps an index of the stored vectors of its model: exact (``ml.index.VectorIndex``)
 and, from ``APPROXIMATE_FROM`` ideas on, a graph (``ml.index.GraphIndex``) built in a background
-thread while the exact one answers. Before a
-query (at most every ``refresh_seconds``) it reads the vectors written since its previous look
-began (``IdeaEmbedding.updated_at``), so ideas submitted through other processes show up within a
-second or so. Each look reaches back ``OVERLAP`` further, for transactions that committed after
-the look although they wrote earlier; re-adding a vector is harmless. The window follows the
-clock, not the newest vector, so a quiet portal re-reads nothing.
+thread while the exact one answers. Before a query (at most every ``refresh_seconds``) it reads
+the vectors written since its previous look began (``IdeaEmbedding.updated_at``), so ideas
+submitted through other processes show up within a second or so. Each look reaches back
+``OVERLAP`` further, for transactions that committed after the look although they wrote earlier;
+a vector read again unchanged is left as it is. The window follows the clock, not the newest
+vector, so a quiet portal re-reads nothing.
 
 Merged and hidden ideas never show: they are left out when loading and, because either can
 happen after an idea was indexed, checked again on the rows found. Shipped and declined ideas
