@@ -153,13 +153,13 @@ def _items(
         )
     ):
         links[item_id].append(idea_id)
-    all_ideas = {idea_id for ids in links.values() for idea_id in ids}
+    linked = select(RoadmapItemIdea.idea_id).where(RoadmapItemIdea.item_id.in_(list(rows)))
     voters_of: dict[int, set[int]] = defaultdict(set)
     weights: dict[int, float] = {}
     for idea_id, user_id, weight in session.execute(
         select(Vote.idea_id, Vote.user_id, User.weight)
         .join(User, User.id == Vote.user_id)
-        .where(Vote.idea_id.in_(sorted(all_ideas)), Vote.created_at < ends_at)
+        .where(Vote.idea_id.in_(linked), Vote.created_at < ends_at)
     ):
         voters_of[idea_id].add(user_id)
         weights[user_id] = float(weight)
@@ -235,27 +235,26 @@ def _items(
 def _themes(session: Session, starts_at: datetime, ends_at: datetime) -> list[dict[str, Any]]:
     """The live themes across boards with their distinct voters as the week ended and the
     people who first voted for one of their ideas during the week."""
-    themes = {
-        theme.id: theme
-        for theme in session.scalars(
-            select(Theme).where(
-                Theme.board_id.is_(None),
-                Theme.retired_at.is_(None),
-                Theme.hidden_at.is_(None),
-                Theme.merged_into_id.is_(None),
-            )
-        )
-    }
+    live = (
+        Theme.board_id.is_(None),
+        Theme.retired_at.is_(None),
+        Theme.hidden_at.is_(None),
+        Theme.merged_into_id.is_(None),
+    )
+    themes = {theme.id: theme for theme in session.scalars(select(Theme).where(*live))}
+    # Subqueries, not lists of ids: the themes hold every active idea, more than one statement
+    # may bind (65,535 parameters with psycopg, 32,766 on SQLite; bench/scale.py).
+    live_ids = select(Theme.id).where(*live)
     members: dict[int, list[int]] = defaultdict(list)
     for theme_id, idea_id in session.execute(
-        select(ThemeIdea.theme_id, ThemeIdea.idea_id).where(ThemeIdea.theme_id.in_(list(themes)))
+        select(ThemeIdea.theme_id, ThemeIdea.idea_id).where(ThemeIdea.theme_id.in_(live_ids))
     ):
         members[theme_id].append(idea_id)
+    themed = select(ThemeIdea.idea_id).where(ThemeIdea.theme_id.in_(live_ids))
     first_votes: dict[int, dict[int, datetime]] = defaultdict(dict)
     for idea_id, user_id, created_at in session.execute(
         select(Vote.idea_id, Vote.user_id, Vote.created_at).where(
-            Vote.idea_id.in_(sorted({i for ids in members.values() for i in ids})),
-            Vote.created_at < ends_at,
+            Vote.idea_id.in_(themed), Vote.created_at < ends_at
         )
     ):
         known = first_votes[idea_id].get(user_id)
@@ -287,22 +286,23 @@ def _new_ideas(
 ) -> tuple[list[dict[str, Any]], int]:
     """The week's new ideas (visible, not merged) with the most votes as the week ended, and
     how many new ideas there were."""
+    new = (
+        Idea.created_at >= starts_at,
+        Idea.created_at < ends_at,
+        Idea.hidden_at.is_(None),
+        Idea.merged_into_id.is_(None),
+    )
     ideas = list(
         session.execute(
             select(Idea.id, Idea.title, Board.name)
             .join(Board, Board.id == Idea.board_id)
-            .where(
-                Idea.created_at >= starts_at,
-                Idea.created_at < ends_at,
-                Idea.hidden_at.is_(None),
-                Idea.merged_into_id.is_(None),
-            )
+            .where(*new)
         )
     )
     votes: dict[int, int] = defaultdict(int)
     for (idea_id,) in session.execute(
         select(Vote.idea_id).where(
-            Vote.idea_id.in_([row[0] for row in ideas]), Vote.created_at < ends_at
+            Vote.idea_id.in_(select(Idea.id).where(*new)), Vote.created_at < ends_at
         )
     ):
         votes[idea_id] += 1

@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from ideas.db import make_engine
+from ideas.migrate import include_object
 from ideas.models import Base
 from ideas.settings import Settings
 
@@ -16,6 +17,7 @@ def run(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

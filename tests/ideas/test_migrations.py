@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
 
 from ideas.db import Database
-from ideas.migrate import is_current, upgrade
+from ideas.migrate import POSTGRESQL_ONLY_INDEXES, include_object, is_current, upgrade
 from ideas.models import Base
 
 
 def differences(database: Database) -> list:
     with database.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        opts = {"compare_type": True, "include_object": include_object}
+        context = MigrationContext.configure(connection, opts=opts)
         return compare_metadata(context, Base.metadata)
 
 
@@ -33,3 +35,11 @@ def test_upgrade_a_fresh_sqlite_file(tmp_path) -> None:
         assert is_current(database.engine)
     finally:
         database.dispose()
+
+
+def test_the_search_indexes_are_made_on_postgresql_only(db) -> None:
+    names = {index["name"] for index in inspect(db.engine).get_indexes("ideas")}
+    on_postgresql = db.engine.dialect.name == "postgresql"
+    assert names & POSTGRESQL_ONLY_INDEXES == (POSTGRESQL_ONLY_INDEXES if on_postgresql else set())
+    # not in the models, which describe what every database has
+    assert not POSTGRESQL_ONLY_INDEXES & {i.name for i in Base.metadata.tables["ideas"].indexes}
