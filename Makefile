@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint bench-web load faults vendor clean
+.PHONY: install run test lint bench-web scale load faults vendor clean
 
 install: $(STAMP)
 
@@ -33,6 +33,14 @@ lint: install
 
 bench-web: install
 	$(BIN)/python bench/web.py
+
+# bench/scale.py on PostgreSQL databases of its own, seeded once and kept: 100,000 ideas through
+# 1 and 4 web processes, then the database work at 1,000,000 (docs/benchmarks.md, docs/scaling.md).
+SCALE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/bench_scale
+scale: install
+	$(BIN)/python bench/scale.py --database-url $(SCALE_URL)
+	$(BIN)/python bench/scale.py --database-only --ideas 1000000 --votes 10000000 \
+		--comments 2000000 --users 500000 --database-url $(SCALE_URL)_10x
 
 # The full size of tests/load (`make test` runs it small), on DATABASE_URL as `make test` is:
 # members' clients at once, for how long, through how many web processes.

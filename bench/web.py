@@ -222,10 +222,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start(kind: str, url: str) -> tuple[subprocess.Popen[bytes], str]:
+def start(kind: str, url: str, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     if kind == "ours":
         command = [str(Path(sys.executable).parent / "ideas-portal"), "serve", "--port", str(port)]
+        command += ["--workers", str(workers)]
     else:
         command = [sys.executable, __file__, "bare-server", "--port", str(port), url]
     env = {
@@ -290,10 +291,15 @@ class Result:
         self.seconds += other.seconds
 
 
-async def load(base: str, requests: Any, clients: int, seconds: float, warmup: float) -> Result:
-    """`clients` tasks send requests back to back; those started after the warm-up are counted."""
+async def load(
+    base: str, requests: Any, clients: int, seconds: float, warmup: float, keepalive: bool = True
+) -> Result:
+    """`clients` tasks send requests back to back; those started after the warm-up are counted.
+    Without `keepalive` each request opens its own connection (kept ones stay with the server
+    process that accepted them)."""
     result = Result(seconds=seconds)
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    kept = clients if keepalive else 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=kept)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
         begin = time.perf_counter() + warmup
         end = begin + seconds
