@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shlex
 import socket
 import subprocess
@@ -50,6 +49,7 @@ from sqlalchemy import insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.web import machine  # noqa: E402
 from ideas import embeddings, migrate, similar  # noqa: E402
 from ideas.db import make_engine  # noqa: E402
 from ideas.models import Board, Idea, IdeaEmbedding, User  # noqa: E402
@@ -609,18 +609,6 @@ def real_recall(data: Path, cache: Path | None, efs: list[int]) -> list[dict[str
 
 
 # Report -----------------------------------------------------------------------------------------
-
-
-def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    return f"{len(os.sched_getaffinity(0))} CPUs ({cpu}), Python {platform.python_version()}"
 
 
 def write_docs(body: str) -> None:
