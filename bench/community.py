@@ -6,9 +6,9 @@ Texts come from templates filled by ``random.Random(42)``; the numbers (who vote
 when) from ``numpy.random.default_rng(42)``. Popularity is Pareto-distributed, so a few ideas get
 most of the votes and comments. Every idea's author votes for it, each vote is by a distinct
 member, every voter and commenter follows the idea (as ``ideas.votes`` and ``ideas.comments`` do),
-and ``vote_count`` and ``comment_count`` equal the rows. Ideas were submitted over three years,
-twice as many a day now as at the start; votes and comments fall between an idea's submission
-and the seeding.
+and ``vote_count``, ``recent_votes`` and ``comment_count`` equal the rows. Ideas were submitted
+over three years, twice as many a day now as at the start; votes and comments fall between an
+idea's submission and the seeding.
 
 The vectors are given by the caller and stored under the configured backend's model name
 (bench/scale.py passes the themes bench's synthetic ones, shaped like real idea vectors but not
@@ -37,9 +37,9 @@ from sqlalchemy import Connection, Engine, make_url, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.web import fresh_database, token_for  # noqa: E402
-from ideas import embeddings, migrate  # noqa: E402
+from ideas import embeddings, migrate, trending  # noqa: E402
 from ideas.accounts import hash_password  # noqa: E402
-from ideas.db import make_engine  # noqa: E402
+from ideas.db import Database, make_engine  # noqa: E402
 
 MARKER = "bench_scale_seed"
 SEED_VERSION = 3
@@ -386,6 +386,20 @@ def seed(engine: Engine, size: Size, model: str, vectors: np.ndarray) -> None:
         follows = dict(zip(pairs_of(idea_of, voter), voted_at, strict=True))  # as votes do
         rows = ((i, u, when) for (i, u), when in follows.items())
         copy(conn, "votes", "idea_id, user_id, created_at", rows)
+        # each idea's votes of the last two weeks, as ideas.trending keeps them
+        since = now - trending.WINDOW
+        conn.execute(
+            text(
+                "UPDATE ideas SET recent_votes = recent.n FROM (SELECT idea_id, count(*) AS n "
+                "FROM votes WHERE created_at >= :since GROUP BY idea_id) AS recent "
+                "WHERE ideas.id = recent.idea_id"
+            ),
+            {"since": since},
+        )
+        conn.execute(  # where the worker's decay starts
+            text("INSERT INTO site_settings (key, value) VALUES (:k, :v)"),
+            {"k": trending.DECAYED_UNTIL, "v": since.isoformat()},
+        )
         # comments: a quarter answer an earlier comment of the same idea
         on = np.repeat(np.arange(1, n + 1), talk)
         said_at = moments(ages[on - 1], now, rng)
@@ -491,7 +505,8 @@ def _marker(engine: Engine) -> dict[str, Any] | None:
 
 def tidy(url: str, voter_ids: list[int]) -> None:
     """Puts back what the vote bench leaves (or an interrupted one): the bench voters' votes
-    (with the counts of their ideas) and follows."""
+    (with the counts of their ideas) and follows; then lets the votes that left the trending
+    window since the last run decay, as the worker would have."""
     engine = make_engine(url)
     voters = {"low": voter_ids[0], "high": voter_ids[-1]}
     among = "user_id BETWEEN :low AND :high"
@@ -504,11 +519,15 @@ def tidy(url: str, voter_ids: list[int]) -> None:
             conn.execute(
                 text(
                     "UPDATE ideas SET vote_count = (SELECT count(*) FROM votes "
-                    "WHERE votes.idea_id = ideas.id) WHERE id = ANY(:ids)"
+                    "WHERE votes.idea_id = ideas.id), recent_votes = (SELECT count(*) FROM votes "
+                    "WHERE votes.idea_id = ideas.id AND created_at >= :since) WHERE id = ANY(:ids)"
                 ),
-                {"ids": ideas},
+                {"ids": ideas, "since": datetime.now(UTC) - trending.WINDOW},
             )
     engine.dispose()
+    database = Database(url)
+    trending.decay(database)
+    database.dispose()
 
 
 def prepare(

@@ -1,7 +1,7 @@
 """Duplicate detection: ours and the peers' baselines on the dev data in one run, cross-validated.
 
     python bench/duplicates_eval.py [--data ../shared/data] [--cache /tmp/dup-cache] [--seeds 3]
-    python bench/duplicates_eval.py --fit     # the constants to ship in ml/duplicates.py
+    python bench/duplicates_eval.py --fit     # the constants in ml/duplicates.py, per backend
     python bench/duplicates_eval.py --index [--sizes 100000 1000000]
 
 Metrics come from ml.evaluate. ``cv_pair_*`` are honest: 5 group-aware folds (a duplicate group is
@@ -28,7 +28,15 @@ from sklearn.model_selection import GroupKFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ml.duplicates import SHIPPED, DuplicateScorer, combine, embed_parts  # noqa: E402
+from ml.duplicates import (  # noqa: E402
+    HASHING,
+    MINILM,
+    SHIPPED,
+    DuplicateScorer,
+    Neighbourhood,
+    combine,
+    embed_parts,
+)
 from ml.embedders import HashingEmbedder, MiniLMEmbedder, l2_normalise  # noqa: E402
 from ml.evaluate import (  # noqa: E402
     Record,
@@ -113,12 +121,19 @@ def cv_scorer(
             thresholds[test] = scorer.threshold_
             fold_thresholds.append(round(scorer.threshold_, 3))
         runs.append(cv_pairs(scores, thresholds, groups))
-    return {**rounded(mean_of(runs)), "fold_thresholds": sorted(fold_thresholds)}
+    return {
+        **rounded(mean_of(runs)),
+        "cv_pair_f1_per_shuffle": [round(run["cv_pair_f1"], 4) for run in runs],
+        "fold_thresholds": sorted(fold_thresholds),
+    }
 
 
-def shipped_method(vectors: np.ndarray, groups: Groups, seeds: int, cv: bool = True) -> dict:
-    """Ours as shipped: ranked by CSLS, decided by the shipped scorer at its threshold."""
-    shipped = DuplicateScorer.shipped()
+def shipped_method(
+    vectors: np.ndarray, groups: Groups, seeds: int, cv: bool = True, backend: str = MINILM
+) -> dict:
+    """Ours as shipped for ``backend``'s vectors: ranked by CSLS, decided by the shipped scorer
+    at its threshold."""
+    shipped = DuplicateScorer.shipped(backend)
     result = dict(ranking_metrics(shipped.csls_matrix(vectors), groups))
     decided = shipped.score_matrix(vectors)
     result.update(pair_metrics(decided, groups, shipped.threshold_))
@@ -214,6 +229,112 @@ def with_text_features(
     return rounded({**ranking, **mean_of(runs)})
 
 
+def neighbour_overlap(
+    vectors: np.ndarray, rows: np.ndarray, cols: np.ndarray, k: int, candidates: int = 30
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per candidate pair (query ``rows``, candidate ``cols``), what similar() could compute from
+    the query's ``candidates`` nearest and the candidates' own lists of ``k``:
+
+    - the k-reciprocal Jaccard similarity (Zhong et al. 2017): each idea's set of k-nearest that
+      have it among their k-nearest too, itself included, weighted exp(-squared distance);
+      reciprocity is checked where a list is known (the query's, the candidates') and assumed
+      elsewhere;
+    - the shared-neighbour Jaccard of the two k-nearest sets (each with the idea itself).
+    """
+    n = len(vectors)
+    cosine = (vectors @ vectors.T).astype(np.float64)
+    others = cosine.copy()
+    np.fill_diagonal(others, -np.inf)
+    nearest = np.argsort(-others, axis=1, kind="stable")[:, : max(k, candidates)]
+    near_k = np.zeros((n, n), bool)
+    near_k[np.arange(n)[:, None], nearest[:, :k]] = True
+    weight = np.exp(-(2 - 2 * cosine))
+    reciprocal = np.where(near_k & near_k.T, weight, 0.0)
+    np.fill_diagonal(reciprocal, 1.0)
+    one_way = np.where(near_k & ~near_k.T, weight, 0.0)
+    own = near_k.copy()
+    np.fill_diagonal(own, True)
+    jaccard, shared = np.empty(len(rows)), np.empty(len(rows))
+    for q in np.unique(rows):
+        at = np.flatnonzero(rows == q)
+        found = cols[at]
+        known = np.append(nearest[q, :candidates], q)
+        support = np.flatnonzero(reciprocal[q])
+        both = np.minimum(reciprocal[q, support], reciprocal[np.ix_(found, support)]).sum(1)
+        theirs = (
+            reciprocal[found].sum(1) + one_way[found].sum(1) - one_way[np.ix_(found, known)].sum(1)
+        )
+        jaccard[at] = both / (reciprocal[q].sum() + theirs - both)
+        common = own[np.ix_(found, np.flatnonzero(own[q]))].sum(1)
+        shared[at] = common / (own[q].sum() + own[found].sum(1) - common)
+    return jaccard, shared
+
+
+def candidate_ranking(near: Neighbourhood, scores: np.ndarray) -> np.ndarray:
+    """A ranking matrix that re-orders each query's candidates by ``scores`` (one per pair)."""
+    out = np.full_like(near.cosine, -np.inf)
+    out[near.rows, near.cols] = scores
+    return out
+
+
+def k_reciprocal(vectors: np.ndarray, groups: Groups) -> dict:
+    """Tried for ranking: CSLS minus mu x the k-reciprocal Jaccard distance, over the candidates."""
+    near = DuplicateScorer().neighbourhood(vectors)
+    csls = near.csls[near.rows, near.cols]
+    out = {}
+    for k in (5, 20):
+        jaccard, _ = neighbour_overlap(vectors, near.rows, near.cols, k)
+        for mu in (0.1, 0.3):
+            ranking = candidate_ranking(near, csls - mu * (1 - jaccard))
+            out[f"k {k}, mu {mu}"] = rounded(ranking_metrics(ranking, groups))
+    return out
+
+
+def query_expansion(vectors: np.ndarray, groups: Groups) -> dict:
+    """Tried for ranking: alpha-QE, the query averaged with its m nearest weighted cos^alpha
+    (their vectors are fetched anyway), and with database-side augmentation (each candidate
+    expanded the same way); CSLS + beta x (expanded cosine - cosine), over the candidates."""
+    near = DuplicateScorer().neighbourhood(vectors)
+    cosine = near.cosine
+    others = cosine.copy()
+    np.fill_diagonal(others, -np.inf)
+    order = np.argsort(-others, axis=1, kind="stable")
+    out = {}
+    for m, alpha, beta in ((1, 3.0, 0.3), (3, 1.0, 0.3), (3, 3.0, 0.3), (3, 1.0, 1.0)):
+        weights = np.zeros_like(cosine)
+        top = order[:, :m]
+        weights[np.arange(len(cosine))[:, None], top] = np.take_along_axis(cosine, top, 1) ** alpha
+        expanded = l2_normalise(vectors + weights.astype(np.float32) @ vectors)
+        for name, score in (("QE", expanded @ vectors.T), ("QE + DBA", expanded @ expanded.T)):
+            pairs = (score - cosine)[near.rows, near.cols]
+            ranking = candidate_ranking(near, near.csls[near.rows, near.cols] + beta * pairs)
+            out[f"{name} m {m}, alpha {alpha:g}, beta {beta}"] = rounded(
+                ranking_metrics(ranking, groups)
+            )
+    return out
+
+
+class WithOverlap(DuplicateScorer):
+    """Tried: the neighbourhood model plus the k-reciprocal or shared-neighbour Jaccard."""
+
+    def __init__(self, which: int = 0, k: int = 20):
+        super().__init__()
+        self.which, self.k = which, k
+
+    def neighbourhood(self, vectors: np.ndarray, with_features: bool = True) -> Neighbourhood:
+        near = super().neighbourhood(vectors, with_features)
+        if not with_features:
+            return near
+        extra = neighbour_overlap(np.asarray(vectors), near.rows, near.cols, self.k)[self.which]
+        features = np.column_stack([near.features, extra])
+        return Neighbourhood(near.cosine, near.csls, near.rows, near.cols, features)
+
+    def decide(self, features: np.ndarray) -> np.ndarray:
+        features = np.asarray(features, dtype=np.float64).reshape(-1, len(self.coef_))
+        neighbourhood = 1 / (1 + np.exp(-(features @ self.coef_ + self.intercept_)))
+        return np.maximum(neighbourhood, self.calibrate(features[:, 0]))
+
+
 def misses(vectors: np.ndarray, groups: Groups) -> dict:
     """Ours' recall@1 misses: how many rank first a record with no known duplicate (``null``),
     where an unmarked duplicate may hide, and how many one of another group."""
@@ -278,7 +399,7 @@ def evaluate_file(records: list[Record], titles: np.ndarray, full: np.ndarray, s
         "bm25_title": fixed_method(keyword, groups, seeds),
         "tfidf": fixed_method(tfidf_scores(texts), groups, seeds),
         "minilm_cosine": fixed_method(cosine_scores(full), groups, seeds),
-        "hashing_ours": shipped_method(hashed, groups, seeds, cv=False),
+        "hashing_ours": shipped_method(hashed, groups, seeds, backend=HashingEmbedder().name),
         "before_csls_calibrated_cosine": before_method(vectors, groups, seeds),
         "ours_shipped": shipped_method(vectors, groups, seeds),
     }
@@ -286,6 +407,11 @@ def evaluate_file(records: list[Record], titles: np.ndarray, full: np.ndarray, s
         "neighbourhood_model_alone": cv_scorer(vectors, groups, seeds, NeighbourhoodOnly),
         "plus_text_features": with_text_features(records, titles, full, vectors, seeds),
         **fusion(DuplicateScorer.shipped().csls_matrix(vectors), keyword, groups),
+        "k_reciprocal_reranking": k_reciprocal(vectors, groups),
+        "query_expansion": query_expansion(vectors, groups),
+        "plus_k_reciprocal_jaccard": cv_scorer(vectors, groups, seeds, lambda: WithOverlap(0, 20)),
+        "plus_shared_neighbours": cv_scorer(vectors, groups, seeds, lambda: WithOverlap(1, 10)),
+        "hashing_with_minilm_constants": shipped_method(hashed, groups, seeds, cv=False),
     }
     return {
         "records": len(records),
@@ -307,21 +433,30 @@ def transfer(source: np.ndarray, source_groups: Groups, target: np.ndarray, targ
 
 
 def fit_shipped(path: Path, cache: Path | None) -> dict:
+    """The constants of each backend (``SHIPPED`` in ml/duplicates.py), fitted on ``path``."""
     records = load_jsonl(path)
     groups = [r.group for r in records]
-    vectors = combine(*embed("redmine-dev", records, cache))
-    scorer = DuplicateScorer().fit(vectors, groups)
-    fold = folds_of(groups)
-    fold_thresholds = []
-    for k in range(FOLDS):
-        keep = np.flatnonzero(fold != k)
-        part = DuplicateScorer().fit(vectors[keep], [groups[i] for i in keep])
-        fold_thresholds.append(round(part.threshold_, 3))
-    return {
-        "SHIPPED": scorer.constants(),
-        "train_f1": round(scorer.train_f1_, 3),
-        "fold_thresholds": fold_thresholds,
+    titles, descriptions = [r.title for r in records], [r.description for r in records]
+    backends = {
+        MINILM: combine(*embed("redmine-dev", records, cache)),
+        HASHING: combine(*embed_parts(HashingEmbedder(), titles, descriptions)),
     }
+    out = {}
+    for backend, vectors in backends.items():
+        scorer = DuplicateScorer().fit(vectors, groups)
+        fold_thresholds = []
+        for seed in range(3):
+            fold = folds_of(groups, seed)
+            for k in range(FOLDS):
+                keep = np.flatnonzero(fold != k)
+                part = DuplicateScorer().fit(vectors[keep], [groups[i] for i in keep])
+                fold_thresholds.append(round(part.threshold_, 3))
+        out[backend] = {
+            "SHIPPED": scorer.constants(),
+            "train_f1": round(scorer.train_f1_, 3),
+            "fold_thresholds": sorted(fold_thresholds),
+        }
+    return out
 
 
 def bench_index(sizes: list[int], queries: int = 30, dimensions: int = 384) -> list[dict]:

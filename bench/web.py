@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, delete, event, insert, make_url, select, text, update
+from sqlalchemy import Engine, delete, event, func, insert, make_url, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -71,6 +71,7 @@ def fresh_database(url: str) -> None:
 def seed(engine: Engine, n_ideas: int, n_votes: int, n_users: int) -> tuple[list, list, set]:
     """Bulk-inserts boards, users (each with an API token), ideas and votes; returns user ids,
     idea ids and the (user, idea) pairs voted."""
+    from ideas import trending
     from ideas.accounts import hash_password
     from ideas.models import ApiToken, Board, Idea, User, Vote
 
@@ -137,9 +138,9 @@ def seed(engine: Engine, n_ideas: int, n_votes: int, n_users: int) -> tuple[list
             ],
         )
         conn.execute(
-            text(
-                "UPDATE ideas SET vote_count = "
-                "(SELECT count(*) FROM votes WHERE votes.idea_id = ideas.id)"
+            update(Idea).values(
+                vote_count=select(func.count()).where(Vote.idea_id == Idea.id).scalar_subquery(),
+                recent_votes=trending.recent_votes(now - trending.WINDOW),
             )
         )
     if engine.dialect.name == "postgresql":
@@ -195,11 +196,14 @@ def bare_app(url: str) -> Any:
                 else:
                     where = (Vote.idea_id == idea_id) & (Vote.user_id == user_id)
                     change = -conn.execute(delete(Vote).where(where)).rowcount
-                if change:
+                if change:  # the bench's votes are all recent
                     conn.execute(
                         update(Idea)
                         .where(Idea.id == idea_id)
-                        .values(vote_count=Idea.vote_count + change)
+                        .values(
+                            vote_count=Idea.vote_count + change,
+                            recent_votes=Idea.recent_votes + change,
+                        )
                     )
         except IntegrityError:
             pass  # voted already

@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ideas import audit, mail
@@ -21,6 +22,7 @@ from ideas.models import ApiToken, User, UserSession, utcnow
 ROLES = ("member", "staff", "admin")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 RESET_MAX_AGE = 3600  # seconds a reset link stays valid
+SIGN_UP_MAX_AGE = 86400  # seconds a sign-up link stays valid
 # How often people hear by email of the ideas they vote for or follow (see ideas.updates).
 EMAIL_UPDATES = ("immediately", "weekly", "never")
 SEGMENT_LIMIT = 40
@@ -39,10 +41,14 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def validate_account(email: str, name: str, password: str | None) -> Errors:
-    errors = Errors()
+def _check_email(errors: Errors, email: str) -> None:
     if not EMAIL.match(email) or len(email) > 254 or "\x00" in email:
         errors.add("email", N_("Enter a valid email address."))
+
+
+def validate_account(email: str, name: str, password: str | None) -> Errors:
+    errors = Errors()
+    _check_email(errors, email)
     errors.check_length("name", name, 1, 80)
     if password is not None:
         errors.check_length("password", password, 8, 200)
@@ -113,6 +119,84 @@ def set_password(session: Session, user: User, password: str) -> None:
     errors.raise_if_any()
     user.password_hash = hash_password(password)
     end_all_sessions(session, user)
+
+
+# Signing up by email ------------------------------------------------------------------------
+#
+# Signing up never says whether an address has an account: the page answers the same, and the
+# address gets a mail either way, a link to finish signing up or, when it has an account already,
+# a note with links to sign in and to reset the password. The account is made only when the link
+# is followed, by whoever reads that mailbox, who then chooses the name and the password.
+
+
+def _sign_up_serializer(secret: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt="sign-up")
+
+
+def request_sign_up(
+    session: Session, email: str, secret: str, base_url: str, locale: str, next_url: str = ""
+) -> None:
+    """Mails the address the next step of signing up (see above); `next_url` is where the new
+    account goes once made. Refuses only an address that is not one."""
+    email = normalise_email(email)
+    errors = Errors()
+    _check_email(errors, email)
+    errors.raise_if_any()
+    user = find_by_email(session, email)
+    if user is None:
+        token = _sign_up_serializer(secret).dumps({"e": email, "n": next_url})
+        mail.queue(
+            session,
+            to=email,
+            template="sign_up",
+            locale=locale,
+            params={"link": f"{base_url}/signup/{token}"},
+        )
+    elif not user.is_blocked:
+        mail.queue(
+            session,
+            to=user.email,
+            template="sign_up_exists",
+            locale=user.locale or locale,
+            params={
+                "name": user.name,
+                "signin": f"{base_url}/signin",
+                "reset": f"{base_url}/forgot",
+            },
+        )
+
+
+def sign_up_email(session: Session, token: str, secret: str) -> tuple[str, str] | None:
+    """The email and the page to go to that a sign-up link carries, while the link is valid and
+    the address has no account yet (a link makes one account: used, it stops working)."""
+    try:
+        data = _sign_up_serializer(secret).loads(token, max_age=SIGN_UP_MAX_AGE)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(email := data.get("e"), str):
+        return None
+    if find_by_email(session, email) is not None:
+        return None
+    next_url = data.get("n")
+    return email, next_url if isinstance(next_url, str) else ""
+
+
+def finish_sign_up(
+    session: Session, token: str, secret: str, name: str, password: str, locale: str
+) -> tuple[User, str] | None:
+    """Makes the account of a sign-up link with the name and password chosen on its page; the
+    new user and the page to go to, or None when the link no longer works."""
+    found = sign_up_email(session, token, secret)
+    if found is None:
+        return None
+    email, next_url = found
+    try:
+        with session.begin_nested():
+            user = create_user(session, email, name, password)
+    except IntegrityError:  # the link followed twice at once (PostgreSQL): one account
+        return None
+    set_locale(user, locale)
+    return user, next_url
 
 
 # Sessions -----------------------------------------------------------------------------------

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+from ideas.settings import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# PostgreSQL ends one of two transactions to break a deadlock (40P01) or a serialization conflict
+# (40001); the other goes on, and the ended one may simply run again.
+RETRYABLE_SQLSTATES = ("40P01", "40001")
+ATTEMPTS = 3
+
+
+def is_retryable(error: BaseException) -> bool:
+    return isinstance(error, DBAPIError) and (
+        getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+    )
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -18,8 +36,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_size", Settings.database_pool_size)
+    kwargs.setdefault("max_overflow", Settings.database_max_overflow)
     return create_engine(url, **kwargs)
 
 
@@ -52,6 +70,16 @@ def _configure_sqlite(engine: Engine) -> None:
 class Database:
     """Where sessions come from: `transaction()` for changes, `reading()` for queries."""
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        """The database of the settings, with the pool they size (DATABASE_POOL_SIZE and
+        DATABASE_MAX_OVERFLOW)."""
+        return cls(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        )
+
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
@@ -68,6 +96,28 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         with self._writer.begin() as session:
             yield session
+
+    def run_transaction(self, work: Callable[[Session], T], attempts: int = ATTEMPTS) -> T:
+        """`work(session)` in a transaction, run again from the start (`attempts` runs at most)
+        when PostgreSQL ended it to break a deadlock or a serialization conflict: the next run
+        waits for the transaction that went on. `work` must do nothing a second run would
+        repeat outside the database. Any other error, or the last run's, goes up."""
+        attempt = 1
+        while True:
+            try:
+                with self.transaction() as session:
+                    return work(session)
+            except DBAPIError as error:
+                if attempt >= attempts or not is_retryable(error):
+                    raise
+                state = getattr(error.orig, "sqlstate", "")
+                log.info(
+                    "SQLSTATE %s: the transaction runs again (%d of %d)",
+                    state,
+                    attempt + 1,
+                    attempts,
+                )
+                attempt += 1
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from ideas import accounts, boards, comments, votes
+from ideas import accounts, boards, comments, trending, votes
 from ideas import ideas as idea_rules
 from ideas.models import Board, Comment, Idea, Job, StatusChange, User, Vote, utcnow
 
@@ -122,6 +122,7 @@ def load(session: Session, content_path: Path = CONTENT) -> Summary:
     # The status changes above are the community's past, not news: nobody is emailed about them.
     session.execute(delete(Job).where(Job.kind == "status_mail"))
     _spread_over_time(session, now, rng)
+    trending.recount(session, [idea.id for idea, _spec in ideas], now)  # the votes moved back
     return Summary(
         boards=len(by_slug),
         ideas=len(ideas),

@@ -129,7 +129,7 @@ def scan(
 
     Exact search, a batch of ideas at a time: each idea's ``neighbours`` nearest on its board,
     kept when the scorer calls them duplicates."""
-    scorer = DuplicateScorer.shipped()
+    scorer = DuplicateScorer.shipped(model)
     with db.reading() as session:
         rows = session.execute(
             _scannable(select(Idea.id, Idea.board_id, IdeaEmbedding.vector), model).order_by(

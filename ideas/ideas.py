@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
@@ -28,7 +27,6 @@ SORTS = ("trending", "top", "new")
 TITLE_LIMITS = (8, 150)
 DESCRIPTION_LIMITS = (0, 5000)
 NOTE_LIMIT = 2000
-TRENDING_WINDOW = timedelta(days=14)
 PER_PAGE = 20
 
 
@@ -140,14 +138,8 @@ def listing(
         order = [Idea.created_at.desc(), Idea.id.desc()]
     elif sort == "top":
         order = [Idea.vote_count.desc(), Idea.id.desc()]
-    else:  # trending: votes in the last two weeks, then all votes
-        recent = (
-            select(func.count())  # count(*): answered from ix_votes_idea_created alone
-            .where(Vote.idea_id == Idea.id, Vote.created_at >= utcnow() - TRENDING_WINDOW)
-            .correlate(Idea)
-            .scalar_subquery()
-        )
-        order = [recent.desc(), Idea.vote_count.desc(), Idea.id.desc()]
+    else:  # trending: votes in the last two weeks (kept on each idea, see ideas.trending)
+        order = [Idea.recent_votes.desc(), Idea.vote_count.desc(), Idea.id.desc()]
     # The page's authors and boards in two small queries, not joined to every idea the sort
     # reads: joined, they doubled the home page's query at 100,000 ideas (bench/scale.py).
     items = session.scalars(

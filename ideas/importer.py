@@ -42,7 +42,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from ideas import accounts, boards, duplicates, embeddings, follows, themes
+from ideas import accounts, boards, duplicates, embeddings, follows, themes, trending
 from ideas import ideas as idea_rules
 from ideas.db import Database
 from ideas.errors import ValidationError
@@ -588,6 +588,7 @@ def _write(
             .on_conflict_do_nothing()
         )
         follows.follow(session, voter, idea.id)
+    trending.recount(session, [idea.id])  # the voters' votes date from the idea's creation
     rows = session.scalar(select(func.count()).select_from(Vote).where(Vote.idea_id == idea.id))
     count = (record.vote_count or 0) + (rows or 0)
     if idea.vote_count != count:

@@ -33,6 +33,25 @@ TEMPLATES = {
             "If it was not you, ignore this message: your password stays as it is."
         ),
     ),
+    "sign_up": (
+        N_("Finish signing up"),
+        N_(
+            "Hello,\n\n"
+            "someone, hopefully you, asked to sign up on the ideas portal with this address. "
+            "Open this link within a day to choose your name and password:\n\n%(link)s\n\n"
+            "If it was not you, ignore this message: no account is made."
+        ),
+    ),
+    "sign_up_exists": (
+        N_("You already have an account"),
+        N_(
+            "Hello %(name)s,\n\n"
+            "someone, hopefully you, tried to sign up on the ideas portal with this address, "
+            "which has an account already. If it was you, sign in:\n\n%(signin)s\n\n"
+            "Forgot your password? Choose a new one here:\n\n%(reset)s\n\n"
+            "If it was not you, ignore this message: your account stays as it is."
+        ),
+    ),
     "status_changed": (
         N_("“%(title)s” is now %(new)s"),
         N_(

@@ -21,7 +21,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from ideas import audit, counters, notifications, webhooks
+from ideas import audit, counters, notifications, trending, webhooks
 from ideas.errors import N_, Conflict, Errors, Forbidden, Message, NotFound
 from ideas.models import DuplicateCandidate, Follow, Idea, Merge, User, Vote, utcnow
 
@@ -129,6 +129,8 @@ def _sync(session: Session, model: type[Vote] | type[Follow], idea_id: int) -> N
         session.execute(model.__table__.insert(), added)  # type: ignore[attr-defined]
     if model is Vote and len(added) != len(gone):
         counters.add(session, idea_id, "vote_count", len(added) - len(gone))
+    if model is Vote and (added or gone):  # carried votes keep their age: some are recent
+        trending.recount(session, [idea_id])
 
 
 def _sync_up(session: Session, idea_id: int) -> None:
@@ -248,7 +250,9 @@ def unmerge(session: Session, actor: User, source: Idea) -> Idea:
 
 def unvote_tree(session: Session, user_id: int, idea_id: int) -> int:
     """Takes the person's votes back across the idea's whole tree (a vote carried by a merge
-    stands for the original one); returns how many rows were removed."""
+    stands for the original one); returns how many rows were removed. The caller holds the
+    idea's lock: the ideas merged into it change only under it (and by trending's decay, which
+    moves no vote)."""
     removed = 0
     for tree_id in tree_ids(session, idea_id):
         deleted = session.execute(
@@ -258,6 +262,7 @@ def unvote_tree(session: Session, user_id: int, idea_id: int) -> int:
         ).rowcount  # type: ignore[attr-defined]
         if deleted:
             counters.add(session, tree_id, "vote_count", -deleted)
+            trending.recount(session, [tree_id])  # the vote taken back may be recent or not
             removed += deleted
     return removed
 

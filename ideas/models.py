@@ -137,6 +137,8 @@ class Idea(Base):
         Index("ix_ideas_board_status", "board_id", "status"),
         Index("ix_ideas_vote_count", "vote_count"),
         Index("ix_ideas_created_at", "created_at"),
+        # The trending order, read from the index (see ideas.trending).
+        Index("ix_ideas_trending", "recent_votes", "vote_count", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -146,6 +148,8 @@ class Idea(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(20), default="open")
     vote_count: Mapped[int] = mapped_column(default=0)
+    # Its votes of the last two weeks, for the trending order (kept by ideas.trending).
+    recent_votes: Mapped[int] = mapped_column(default=0, server_default="0")
     comment_count: Mapped[int] = mapped_column(default=0)
     comments_locked: Mapped[bool] = mapped_column(Boolean, default=False)
     hidden_at: Mapped[datetime | None]
@@ -176,7 +180,7 @@ class Vote(Base):
     __tablename__ = "votes"
     __table_args__ = (
         UniqueConstraint("idea_id", "user_id", name="uq_votes_idea_user"),
-        # Trending counts an idea's recent votes from this index alone (see ideas.listing).
+        # An idea's recent votes are counted from this index alone (see ideas.trending).
         Index("ix_votes_idea_created", "idea_id", "created_at"),
     )
 
@@ -331,13 +335,15 @@ class IdeaEmbedding(Base):
     """An idea's text vector (L2-normalised float32 bytes) and the model that made it."""
 
     __tablename__ = "idea_embeddings"
+    # What the similar index's catch-up reads: a model's vectors written since a time, in order.
+    __table_args__ = (Index("ix_idea_embeddings_model_updated", "model", "updated_at", "idea_id"),)
 
     idea_id: Mapped[int] = mapped_column(
         ForeignKey("ideas.id", ondelete="CASCADE"), primary_key=True
     )
     model: Mapped[str] = mapped_column(String(100), index=True)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Theme(Base):

@@ -22,6 +22,8 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[int, int]] = {
 # test checks that it does.
 VARIABLES = (
     "DATABASE_URL",
+    "DATABASE_POOL_SIZE",
+    "DATABASE_MAX_OVERFLOW",
     "SECRET_KEY",
     "BASE_URL",
     "SMTP_HOST",
@@ -55,6 +57,10 @@ def _flag(value: str) -> bool:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///ideas.db"
+    # Connections each process keeps to the database, and how many more it may open at a peak:
+    # processes x (both) must stay below PostgreSQL's max_connections (100 by default).
+    database_pool_size: int = 5
+    database_max_overflow: int = 10
     secret_key: str | None = None
     base_url: str = "http://127.0.0.1:8000"
     smtp_host: str | None = None
@@ -91,6 +97,12 @@ class Settings:
         return replace(
             base,
             database_url=normalise_database_url(get("DATABASE_URL") or base.database_url),
+            database_pool_size=_count(
+                "DATABASE_POOL_SIZE", get("DATABASE_POOL_SIZE"), base.database_pool_size, 1
+            ),
+            database_max_overflow=_count(
+                "DATABASE_MAX_OVERFLOW", get("DATABASE_MAX_OVERFLOW"), base.database_max_overflow, 0
+            ),
             secret_key=get("SECRET_KEY"),
             base_url=(get("BASE_URL") or base.base_url).rstrip("/"),
             smtp_host=get("SMTP_HOST"),
@@ -113,6 +125,17 @@ class Settings:
             export_schedule=_checked_weekly(get("EXPORT_SCHEDULE") or base.export_schedule),
             export_dir=Path(folder) if (folder := get("EXPORT_DIR")) else None,
         )
+
+
+def _count(name: str, value: str | None, default: int, least: int) -> int:
+    """A whole number of at least `least`, refused at start-up otherwise (SQLAlchemy would read
+    a pool size of 0 or an overflow of -1 as "no limit")."""
+    if value is None:
+        return default
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or int(text) < least:
+        raise ValueError(f"{name} must be a whole number, at least {least}: {value!r}")
+    return int(text)
 
 
 def weekly_time(value: str) -> tuple[int, int, int]:

@@ -68,7 +68,7 @@ class SimilarIdeas:
         self.embedder = embedder
         self.refresh_seconds = refresh_seconds
         self.approximate_from = approximate_from
-        self.scorer = DuplicateScorer.shipped()
+        self.scorer = DuplicateScorer.shipped(embedder.name)  # constants for its vectors
         self.index: VectorIndex | GraphIndex | None = None
         self.graph_builder: threading.Thread | None = None
         self._changes: list[tuple[list[int], list[int]]] = []  # (added, removed) while it builds

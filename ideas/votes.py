@@ -107,6 +107,7 @@ def vote(session: Session, user: User, idea: Idea) -> VoteState:
     except IntegrityError:
         return _state(session, user, idea, True)  # already voted
     counters.add(session, idea.id, "vote_count", 1)
+    counters.add(session, idea.id, "recent_votes", 1)  # cast now: in the trending window
     follows.follow(session, user, idea.id)
     return _state(session, user, idea, True)
 

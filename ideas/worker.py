@@ -13,6 +13,7 @@ from ideas import (
     jobs,
     mail,
     themes,
+    trending,
     update_mails,
     webhooks,
     weekly,
@@ -36,6 +37,7 @@ def handlers(db: Database, settings: Settings) -> dict[str, jobs.Handler]:
         weekly.EXPORT_JOB: lambda job: weekly_mails.handle_export(db, settings, job),
         weekly.MAIL_JOB: lambda job: weekly_mails.send(db, settings, job),
         webhooks.JOB: lambda job: webhooks.deliver(db, settings, job),
+        trending.DECAY_JOB: lambda job: _decay_trending(db),
     }
 
 
@@ -50,10 +52,16 @@ def _rebuild_themes(db: Database, settings: Settings) -> None:
     log.info("themes rebuilt: %s themes in %.1f s", found, report.seconds)
 
 
+def _decay_trending(db: Database) -> None:
+    changed = trending.decay(db)
+    log.info("trending: %s ideas had votes leave the two weeks", changed)
+
+
 def schedule(db: Database, settings: Settings) -> None:
     """Queues the recurring jobs' next runs (when they are not queued already)."""
     digest.schedule(db, settings)
     themes.schedule(db)
+    trending.schedule(db)
     weekly.schedule(db, settings)
 
 

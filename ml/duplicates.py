@@ -24,10 +24,15 @@ Everything the decision needs comes from the one stored vector per idea and the 
 no keyword statistics. The portal calls ``similar(index, vector, k, exclude=[the idea's own id])``;
 the candidates' neighbour search it runs for their densities also gives the reverse ranks. Keyword
 scores (BM25, TF-IDF) and separate title/body vectors as extra features gained too little to pay
-for a second vector per idea (docs/benchmarks.md, "Duplicates").
+for a second vector per idea; k-reciprocal re-ranking, query expansion and shared-neighbour
+features, which the same searches would allow, did worse or no better (docs/benchmarks.md,
+"Duplicates").
 
-``DuplicateScorer.shipped()`` carries constants learned offline by ``DuplicateScorer.fit`` on
-``redmine-dev.jsonl`` with MiniLM vectors (re-run: ``python bench/duplicates_eval.py --fit``).
+``DuplicateScorer.shipped(backend)`` carries constants learned offline by ``DuplicateScorer.fit``
+on ``redmine-dev.jsonl``, one set per embedding backend, chosen by the backend's name: cosines of
+two backends are not on one scale (the hashing fallback's run lower, and with MiniLM's constants it
+found few pairs). The ONNX export of MiniLM, whose vectors are close to the torch model's, uses
+MiniLM's. Re-run: ``python bench/duplicates_eval.py --fit``.
 """
 
 from __future__ import annotations
@@ -55,19 +60,38 @@ class Constants(TypedDict):
     threshold: float
 
 
-# Learned by DuplicateScorer().fit(idea_vectors(MiniLM, redmine-dev)); see the module doc.
-# The threshold 0.2241 is where max pair F1 fell on all of redmine-dev; for the cosine model
-# alone it is a cosine of 0.707. 15 CV folds chose 0.195-0.385, 13 of them 0.195-0.27
-# (docs/benchmarks.md, "Duplicates").
-SHIPPED: Constants = {
-    "hub_k": 10,
-    "candidates": 30,
-    "coef": [1.8621, 9.9433, -0.7667, -0.3518],
-    "intercept": -3.3533,
-    "cosine_coef": 11.5279,
-    "cosine_intercept": -9.3942,
-    "threshold": 0.2241,
+# Learned by DuplicateScorer().fit(idea_vectors(backend, redmine-dev)); see the module doc.
+# MiniLM: the threshold 0.2241 is where max pair F1 fell on all of redmine-dev; for the cosine
+# model alone it is a cosine of 0.707. 15 CV folds chose 0.195-0.385, 13 of them 0.195-0.27.
+# Hashing: threshold 0.1865; 15 CV folds chose 0.176-0.212 (docs/benchmarks.md, "Duplicates").
+MINILM = "all-MiniLM-L6-v2"
+HASHING = "hashing"
+SHIPPED: dict[str, Constants] = {
+    MINILM: {
+        "hub_k": 10,
+        "candidates": 30,
+        "coef": [1.8621, 9.9433, -0.7667, -0.3518],
+        "intercept": -3.3533,
+        "cosine_coef": 11.5279,
+        "cosine_intercept": -9.3942,
+        "threshold": 0.2241,
+    },
+    HASHING: {
+        "hub_k": 10,
+        "candidates": 30,
+        "coef": [-6.9208, 17.8772, -0.5397, -0.4341],
+        "intercept": -0.3214,
+        "cosine_coef": 8.8109,
+        "cosine_intercept": -6.4747,
+        "threshold": 0.1865,
+    },
 }
+
+
+def constants_for(backend: str) -> Constants:
+    """The shipped constants for vectors of the embedder named ``backend``: the hashing
+    fallback's (any ``hashing-*``) or MiniLM's (MiniLM, its ONNX export and anything else)."""
+    return SHIPPED[HASHING if backend.startswith(HASHING) else MINILM]
 
 
 def idea_text(title: str, description: str) -> str:
@@ -147,14 +171,16 @@ class DuplicateScorer:
         self.C = C
 
     @classmethod
-    def shipped(cls) -> DuplicateScorer:
-        """A scorer with the constants learned offline (see the module doc)."""
-        scorer = cls(hub_k=SHIPPED["hub_k"], candidates=SHIPPED["candidates"])
-        scorer.coef_ = np.asarray(SHIPPED["coef"], dtype=np.float64)
-        scorer.intercept_ = SHIPPED["intercept"]
-        scorer.cosine_coef_ = SHIPPED["cosine_coef"]
-        scorer.cosine_intercept_ = SHIPPED["cosine_intercept"]
-        scorer.threshold_ = SHIPPED["threshold"]
+    def shipped(cls, backend: str = MINILM) -> DuplicateScorer:
+        """A scorer with the constants learned offline for the vectors of the embedder named
+        ``backend`` (see the module doc)."""
+        constants = constants_for(backend)
+        scorer = cls(hub_k=constants["hub_k"], candidates=constants["candidates"])
+        scorer.coef_ = np.asarray(constants["coef"], dtype=np.float64)
+        scorer.intercept_ = constants["intercept"]
+        scorer.cosine_coef_ = constants["cosine_coef"]
+        scorer.cosine_intercept_ = constants["cosine_intercept"]
+        scorer.threshold_ = constants["threshold"]
         return scorer
 
     def constants(self) -> Constants:

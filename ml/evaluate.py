@@ -191,12 +191,13 @@ def evaluate_embedder(
     """The metrics of the portal's own pipeline on labelled records: idea vectors from
     ``embedder`` (fitted on the records first if it learns from them), ranked as the shipped
     ``DuplicateScorer`` ranks (CSLS) and decided by its duplicate score at ``threshold``
-    (default: the shipped one). ``best_f1_threshold`` is on the same scale. ``baselines``: the
-    keyword methods and the backend's plain cosine, measured in the same run."""
+    (default: the one shipped for the embedder's vectors). ``best_f1_threshold`` is on the same
+    scale. ``baselines``: the keyword methods and the backend's plain cosine, measured in the
+    same run."""
     from ml.duplicates import DuplicateScorer, combine, embed_parts, idea_text
 
-    scorer = DuplicateScorer.shipped()
     embedder.fit([idea_text(r.title, r.description) for r in records])
+    scorer = DuplicateScorer.shipped(embedder.name)  # after fit: a TF-IDF name needs it
     titles, full = embed_parts(
         embedder, [r.title for r in records], [r.description for r in records]
     )

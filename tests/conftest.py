@@ -18,14 +18,14 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from argon2 import PasswordHasher, profiles
-from sqlalchemy import text
+from sqlalchemy import select, text
 from starlette.testclient import TestClient
 
 from ideas import accounts, boards
 from ideas import ideas as idea_rules
 from ideas.db import Database
 from ideas.migrate import upgrade
-from ideas.models import Base, Board, Idea, User
+from ideas.models import Base, Board, Idea, Job, User
 from ideas.settings import Settings, normalise_database_url
 from web.app import create_app
 
@@ -124,6 +124,18 @@ def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> None:
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text
+
+
+def mailed_path(db: Database, to: str, prefix: str) -> str:
+    """The path of the link that starts with `prefix` ("/signup/") in the newest mail queued
+    for `to`: what following the link in that mail opens."""
+    with db.reading() as session:
+        jobs = session.scalars(select(Job).where(Job.kind == "send_mail").order_by(Job.id)).all()
+    bodies = [job.payload["body"] for job in jobs if job.payload["to"] == to]
+    assert bodies, f"no mail to {to}"
+    found = re.search(rf"https?://[^/\s]+({re.escape(prefix)}\S+)", bodies[-1])
+    assert found, bodies[-1]
+    return found.group(1)
 
 
 # Factories, through the domain's own functions -----------------------------------------------

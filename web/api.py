@@ -208,25 +208,29 @@ def merge(request: Request, data: dict[str, Any]) -> Response:
         errors.add("into", N_("Give the number of the idea to merge into."))
         errors.raise_if_any()
     assert isinstance(into, int)
-    with db(request).transaction() as session:
+
+    def work(session: Session) -> dict[str, Any]:
         source = idea_rules.get(session, request.path_params["id"], actor)
         target = idea_rules.get(session, into, actor)
         record = merges.merge(session, actor, source, target)
-        surviving = idea_rules.get(session, record.target_id, actor)
-        body = idea_json(request, surviving)
-    return JSONResponse(body)
+        return idea_json(request, idea_rules.get(session, record.target_id, actor))
+
+    # Run again when PostgreSQL breaks a deadlock with a vote or another merge by ending it.
+    return JSONResponse(db(request).run_transaction(work))
 
 
 @with_json
 def unmerge(request: Request, data: dict[str, Any]) -> Response:
     """Undoes the idea's merge (staff); answers with the restored idea."""
     actor = staff(request)
-    with db(request).transaction() as session:
-        idea = merges.unmerge(
-            session, actor, idea_rules.get(session, request.path_params["id"], actor)
+
+    def work(session: Session) -> dict[str, Any]:
+        idea_id = request.path_params["id"]
+        return idea_json(
+            request, merges.unmerge(session, actor, idea_rules.get(session, idea_id, actor))
         )
-        body = idea_json(request, idea)
-    return JSONResponse(body)
+
+    return JSONResponse(db(request).run_transaction(work))  # run again after a deadlock, as merge
 
 
 def similar_ideas(request: Request) -> Response:

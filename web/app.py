@@ -98,6 +98,8 @@ routes = [
     ),
     Route("/signup", auth.signup_form, name="signup_form"),
     Route("/signup", auth.signup, methods=["POST"], name="signup"),
+    Route("/signup/{token}", auth.signup_finish_form, name="signup_finish_form"),
+    Route("/signup/{token}", auth.signup_finish, methods=["POST"], name="signup_finish"),
     Route("/signin", auth.signin_form, name="signin_form"),
     Route("/signin", auth.signin, methods=["POST"], name="signin"),
     Route("/signout", auth.signout, methods=["POST"], name="signout"),
@@ -338,7 +340,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     owns_db = db is None
-    db = db or Database(settings.database_url)
+    db = db or Database.from_settings(settings)
     secret = keys.secret_key(db, settings.secret_key)
 
     @contextlib.asynccontextmanager

@@ -19,7 +19,7 @@ from ideas.settings import Settings
 
 
 def _database(settings: Settings) -> Database:
-    database = Database(settings.database_url)
+    database = Database.from_settings(settings)
     click.get_current_context().call_on_close(database.dispose)
     return database
 
@@ -36,7 +36,10 @@ def _require_schema(db: Database) -> None:
 def main(ctx: click.Context) -> None:
     """Ideas portal: customers submit, discuss and vote on ideas. Settings come from the
     environment (DATABASE_URL and the others in the README)."""
-    ctx.obj = Settings.from_env()
+    try:
+        ctx.obj = Settings.from_env()
+    except ValueError as error:  # a bad setting: its message, not a traceback
+        raise click.ClickException(str(error)) from None
 
 
 @main.group()

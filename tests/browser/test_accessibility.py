@@ -18,7 +18,7 @@ from tests.browser.accessibility import serious_violations
 from tests.browser.conftest import assert_clean, screenshot
 from tests.browser.test_dashboard import TITLES
 from tests.browser.test_journeys import sign_in
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, mailed_path
 
 pytestmark = pytest.mark.browser
 
@@ -80,6 +80,13 @@ def test_main_pages_have_no_serious_accessibility_violations(  # type: ignore[no
         "/updates",
     ):
         _check(visitor, path, found)
+    # Signing up: the page once the address is sent, and the page of the link mailed to it.
+    visitor.goto("/signup")
+    visitor.get_by_label("Email", exact=True).fill("newcomer@example.com")
+    visitor.get_by_role("button", name="Sign up", exact=True).click()
+    expect(visitor.get_by_role("heading", level=1)).to_have_text("Check your email")
+    found.extend(serious_violations(visitor))
+    _check(visitor, mailed_path(db, "newcomer@example.com", "/signup/"), found)
     italian = new_page("it-IT")
     for path in ("/", f"/ideas/{ids['idea']}"):
         _check(italian, path, found)

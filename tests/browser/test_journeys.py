@@ -18,7 +18,7 @@ from ideas.i18n import translations
 from ideas.models import User
 from tests.browser.conftest import ARTIFACTS, assert_clean, screenshot
 from tests.browser.keyboard import focus_stop, press_tab, skip_to_main, tab_order, tab_to
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, mailed_path
 
 pytestmark = pytest.mark.browser
 
@@ -75,8 +75,11 @@ def vote_name(lang: str, count: int, voted: bool) -> str:
     return f'button "{count} {t.gettext("Voted" if voted else "Vote")} ({votes})"'
 
 
-def customer_journey(page: Page, team_page: Page, lang: str, prefix: str, team: User) -> str:
-    """Keyboard only: sign up; start typing an idea, see the similar-ideas panel and vote for
+def customer_journey(
+    page: Page, team_page: Page, lang: str, prefix: str, team: User, db: Database
+) -> str:
+    """Keyboard only: sign up (the address, then the link the portal mails to choose a name and
+    password); start typing an idea, see the similar-ideas panel and vote for
     the existing idea instead; submit a different idea; comment; the team moves the idea (in
     their own browser) while the customer replies; the customer finds the notification and
     follows it back to the idea. Every focus stop must have a name. Returns the idea's path."""
@@ -106,11 +109,21 @@ def customer_journey(page: Page, team_page: Page, lang: str, prefix: str, team: 
 
     expect(heading).to_have_text(t("Create your account"))
     skip_to_main(page)
-    for label, text in ((t("Name"), name), (t("Email"), email), (t("Password"), PASSWORD)):
+    assert press_tab(page) == f'textbox "{t("Email")}"'
+    page.keyboard.type(email)
+    assert press_tab(page) == f'button "{t("Sign up")}"'
+    screenshot(page, f"{prefix}-01-signup")
+    page.keyboard.press("Enter")
+    expect(heading).to_have_text(t("Check your email"))
+
+    # The link in the mail (the worker would send it): a name and a password, and it is done.
+    page.goto(mailed_path(db, email, "/signup/"))
+    expect(heading).to_have_text(t("Create your account"))
+    skip_to_main(page)
+    for label, text in ((t("Name"), name), (t("Password"), PASSWORD)):
         assert press_tab(page) == f'textbox "{label}"'
         page.keyboard.type(text)
     assert press_tab(page) == f'button "{t("Sign up")}"'
-    screenshot(page, f"{prefix}-01-signup")
     page.keyboard.press("Enter")
 
     # Signed in: the flash says so and the header shows the name and a way out.
@@ -288,7 +301,7 @@ def _journey_data(db: Database, make_user, make_board, make_idea, lang: str) -> 
 def test_customer_journey_in_english(new_page, db, make_user, make_board, make_idea) -> None:  # type: ignore[no-untyped-def]
     team = _journey_data(db, make_user, make_board, make_idea, "en")
     page = new_page("en-GB")
-    customer_journey(page, new_page("en-GB"), "en", "customer-en", team)
+    customer_journey(page, new_page("en-GB"), "en", "customer-en", team, db)
     assert_clean(page)
 
 
@@ -297,7 +310,7 @@ def test_customer_journey_in_italian_then_switch_to_english(  # type: ignore[no-
 ) -> None:
     team = _journey_data(db, make_user, make_board, make_idea, "it")
     page = new_page("it-IT")
-    idea_path = customer_journey(page, new_page("it-IT"), "it", "customer-it", team)
+    idea_path = customer_journey(page, new_page("it-IT"), "it", "customer-it", team, db)
 
     # The catalogue really is Italian (not an English fallback), and the page says it is.
     it = translations("it").gettext

@@ -259,6 +259,89 @@ def test_password_reset_token_of_a_blocked_user_is_refused(db, make_user) -> Non
         assert accounts.user_for_reset_token(session, token, SECRET) is None
 
 
+# Signing up by email --------------------------------------------------------------------------
+
+
+def sign_up_token(db, email: str, next_url: str = "") -> str:
+    with db.transaction() as session:
+        accounts.request_sign_up(session, email, SECRET, BASE_URL, "en", next_url)
+    with db.reading() as session:
+        job = session.scalars(select(Job).order_by(Job.id.desc())).first()
+    assert job is not None and job.payload["to"] == accounts.normalise_email(email)
+    found = re.search(re.escape(BASE_URL) + r"/signup/(\S+)", job.payload["body"])
+    assert found, job.payload["body"]
+    return found.group(1)
+
+
+def test_sign_up_link_makes_the_account_once(db) -> None:
+    token = sign_up_token(db, "  Ada@Example.com", "/ideas/new")
+    with db.reading() as session:
+        assert accounts.sign_up_email(session, token, SECRET) == ("ada@example.com", "/ideas/new")
+        assert accounts.sign_up_email(session, token, "another-secret") is None
+        assert accounts.find_by_email(session, "ada@example.com") is None
+    with pytest.raises(ValidationError) as caught, db.transaction() as session:
+        accounts.finish_sign_up(session, token, SECRET, "", "short", "it")
+    assert set(caught.value.fields) == {"name", "password"}
+    with db.transaction() as session:
+        made = accounts.finish_sign_up(session, token, SECRET, " Ada ", PASSWORD, "it")
+        assert made is not None
+        user, next_url = made
+        assert (user.email, user.name, user.locale, next_url) == (
+            "ada@example.com",
+            "Ada",
+            "it",
+            "/ideas/new",
+        )
+    with db.transaction() as session:
+        assert accounts.authenticate(session, "ada@example.com", PASSWORD) is not None
+        assert accounts.finish_sign_up(session, token, SECRET, "Eve", PASSWORD, "en") is None
+
+
+def test_sign_up_link_expires_and_is_no_reset_link(db, monkeypatch) -> None:
+    token = sign_up_token(db, "ada@example.com")
+    later = int(time.time())
+    monkeypatch.setattr(
+        TimestampSigner, "get_timestamp", lambda self: later + accounts.SIGN_UP_MAX_AGE - 60
+    )
+    with db.reading() as session:
+        assert accounts.sign_up_email(session, token, SECRET) is not None
+        assert accounts.user_for_reset_token(session, token, SECRET) is None
+    monkeypatch.setattr(
+        TimestampSigner, "get_timestamp", lambda self: later + accounts.SIGN_UP_MAX_AGE + 5
+    )
+    with db.reading() as session:
+        assert accounts.sign_up_email(session, token, SECRET) is None
+    create(db, email="bob@example.com")
+    with db.reading() as session:
+        assert accounts.sign_up_email(session, reset_token(db, "bob@example.com"), SECRET) is None
+
+
+def test_sign_up_of_a_registered_email_mails_its_owner_and_changes_nothing(db, make_user) -> None:
+    user = create(db)
+    staff = make_user("staff")
+    with db.transaction() as session:
+        accounts.request_sign_up(session, "ADA@example.com", SECRET, BASE_URL, "en")
+    with db.reading() as session:
+        (job,) = session.scalars(select(Job)).all()
+        assert job.payload["to"] == "ada@example.com"
+        assert job.payload["subject"] == "You already have an account"
+        assert f"{BASE_URL}/signin" in job.payload["body"]
+        assert f"{BASE_URL}/forgot" in job.payload["body"]
+        assert accounts.get_user(session, user.id).password_hash == user.password_hash
+    with db.transaction() as session:  # a blocked account hears nothing
+        accounts.set_blocked(session, session.get(User, staff.id), session.get(User, user.id), True)
+        accounts.request_sign_up(session, "ada@example.com", SECRET, BASE_URL, "en")
+    with db.reading() as session:
+        assert session.scalar(select(func.count()).select_from(Job)) == 1
+
+
+@pytest.mark.parametrize("email", ["", "not-an-email", "a\x00@example.com", "x" * 250 + "@b.co"])
+def test_sign_up_refuses_what_is_not_an_address(db, email) -> None:
+    with pytest.raises(ValidationError) as caught, db.transaction() as session:
+        accounts.request_sign_up(session, email, SECRET, BASE_URL, "en")
+    assert set(caught.value.fields) == {"email"}
+
+
 # Locale, roles and blocking -----------------------------------------------------------------
 
 

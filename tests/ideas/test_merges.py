@@ -85,6 +85,7 @@ def _check_counts(db: Database, ideas: list[Idea]) -> None:
         for idea in _load(session, *ideas):
             rows = session.scalar(select(func.count()).where(Vote.idea_id == idea.id))
             assert idea.vote_count == rows, "the count is the rows on the idea"
+            assert idea.recent_votes == rows, "every vote here is recent: trending counts all"
             if idea.merged_into_id is None:
                 tree = merges.tree_ids(session, idea.id)
                 assert idea.vote_count == len(_voters(session, tree)), (

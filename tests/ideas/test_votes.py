@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -11,7 +12,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
-from ideas import follows, votes
+from ideas import follows, trending, votes
 from ideas import ideas as idea_rules
 from ideas.errors import Conflict, Forbidden
 from ideas.models import Board, Idea, User, Vote, utcnow
@@ -273,6 +274,41 @@ def test_parallel_voting_and_unvoting_keeps_counts_and_budgets(db, make_user, ma
         # Everyone's votes are unique per idea.
         pairs = session.execute(select(Vote.idea_id, Vote.user_id)).all()
         assert len(pairs) == len(set(pairs))
+
+
+def test_the_trending_decay_racing_votes_and_unvotes_leaves_exact_recent_counts(
+    db, make_user, make_board
+) -> None:
+    staff, board = make_user("staff"), make_board()
+    people = [make_user() for _ in range(3)]
+    ideas = ideas_on(db, board, staff, 4)
+    for person in people:
+        for idea in ideas:
+            vote(db, person, idea)
+    with db.transaction() as session:  # three weeks pass: every count is stale until a decay
+        session.execute(update(Vote).values(created_at=utcnow() - timedelta(days=21)))
+
+    def voter(person: User, seed: int):
+        rng = random.Random(seed)
+
+        def work() -> None:
+            for _ in range(10):
+                (vote if rng.random() < 0.5 else unvote)(db, person, rng.choice(ideas))
+
+        return work
+
+    def decay() -> None:
+        for _ in range(3):
+            trending.decay(db)
+
+    assert run_threads([voter(person, n) for n, person in enumerate(people)] + [decay]) == []
+    since = utcnow() - trending.WINDOW
+    with db.reading() as session:
+        for idea in ideas:
+            rows = session.scalar(
+                select(func.count()).where(Vote.idea_id == idea.id, Vote.created_at >= since)
+            )
+            assert session.get_one(Idea, idea.id).recent_votes == rows
 
 
 def test_parallel_first_votes_on_one_idea_count_once_each(db, make_user, make_idea):

@@ -302,11 +302,14 @@ def expected_own_votes(
 def vote_problems(db: Database, members: list[Member], groups: list[list[int]]) -> list[str]:
     """What in the database breaks the vote rules or what the members were told:
     - each idea's stored count is its number of vote rows, none of them for the same person;
+      so is its count of recent votes (trending: every vote here is minutes old);
     - each idea's voters are exactly the people with a vote of their own anywhere in its tree
       (itself and the ideas merged into it): each distinct voter once;
     - each member's own votes are what the acknowledged answers say."""
     with db.reading() as session:
-        ideas = session.execute(select(Idea.id, Idea.vote_count, Idea.merged_into_id)).all()
+        ideas = session.execute(
+            select(Idea.id, Idea.vote_count, Idea.merged_into_id, Idea.recent_votes)
+        ).all()
         rows = session.execute(select(Vote.idea_id, Vote.user_id, Vote.via_merge_id)).all()
     voters: dict[int, list[int]] = defaultdict(list)
     own: dict[int, set[int]] = defaultdict(set)
@@ -315,7 +318,7 @@ def vote_problems(db: Database, members: list[Member], groups: list[list[int]]) 
         if via_merge_id is None:
             own[idea_id].add(user_id)
     merged_in: dict[int, list[int]] = defaultdict(list)
-    for idea_id, _, merged_into_id in ideas:
+    for idea_id, _, merged_into_id, _ in ideas:
         if merged_into_id is not None:
             merged_in[merged_into_id].append(idea_id)
 
@@ -326,10 +329,12 @@ def vote_problems(db: Database, members: list[Member], groups: list[list[int]]) 
         return found
 
     problems = []
-    for idea_id, vote_count, _ in ideas:
+    for idea_id, vote_count, _, recent_votes in ideas:
         people = voters[idea_id]
         if vote_count != len(people):
             problems.append(f"idea {idea_id}: counts {vote_count} votes, has {len(people)}")
+        if recent_votes != len(people):
+            problems.append(f"idea {idea_id}: {recent_votes} recent votes of {len(people)}")
         if len(set(people)) != len(people):
             problems.append(f"idea {idea_id}: someone's vote is there twice")
         distinct = set().union(*(own[member] for member in tree(idea_id)))

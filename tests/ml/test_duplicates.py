@@ -6,6 +6,9 @@ import pytest
 
 from ml.duplicates import (
     FEATURES,
+    HASHING,
+    MINILM,
+    SHIPPED,
     DuplicateScorer,
     combine,
     embed_parts,
@@ -13,7 +16,7 @@ from ml.duplicates import (
     idea_vectors,
     pair_features,
 )
-from ml.embedders import TfidfEmbedder, l2_normalise
+from ml.embedders import HashingEmbedder, OnnxMiniLMEmbedder, TfidfEmbedder, l2_normalise
 from ml.index import VectorIndex
 
 
@@ -63,6 +66,19 @@ def test_shipped_scorer_has_its_constants():
     # what the neighbourhood model learned: closer and nearer in rank is more likely a duplicate
     cosine, csls, rank, reverse = scorer.coef_
     assert cosine > 0 and csls > 0 and rank < 0 and reverse < 0
+
+
+def test_shipped_constants_follow_the_backend():
+    minilm, hashing = DuplicateScorer.shipped(MINILM), DuplicateScorer.shipped("hashing-v1")
+    assert DuplicateScorer.shipped().constants() == minilm.constants() == SHIPPED[MINILM]
+    assert hashing.constants() == SHIPPED[HASHING] != SHIPPED[MINILM]
+    # the ONNX export's vectors are close to the torch model's; any hashing size is hashing
+    assert DuplicateScorer.shipped(OnnxMiniLMEmbedder().name).constants() == SHIPPED[MINILM]
+    assert DuplicateScorer.shipped(HashingEmbedder(1024).name).constants() == SHIPPED[HASHING]
+    # hashing cosines run lower: the same cosine says more for hashing vectors
+    cosine = np.array([0.6])
+    assert hashing.calibrate(cosine)[0] > minilm.calibrate(cosine)[0]
+    assert hashing.calibrate(cosine)[0] >= hashing.threshold_ > minilm.calibrate(cosine)[0]
 
 
 def test_neighbourhood_features_by_hand():

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
+from sqlalchemy import update
 from starlette.testclient import TestClient
 
-from ideas import accounts, comments, votes
+from ideas import accounts, comments, jobs, trending, votes, worker
 from ideas import ideas as idea_rules
 from ideas.db import Database
-from ideas.models import Comment, Idea, User
+from ideas.models import Comment, Idea, User, Vote, utcnow
 from ideas.settings import Settings
 from tests.conftest import csrf_of, sign_in
 from web.app import create_app
@@ -137,6 +139,37 @@ def test_ideas_sort_top_and_new(
     ]
     # trending, the default: most votes in the last two weeks first
     assert titles(client.get(f"{API}/ideas"))[0] == "Popular but older idea"
+
+
+def test_ideas_trending_lets_old_votes_go_at_the_workers_decay(
+    client: TestClient, db: Database, settings: Settings, make_idea, make_user, make_board
+) -> None:
+    board, author = make_board(), make_user()
+    popular = make_idea("Popular three weeks ago", author=author, board=board)
+    make_idea("Newer, with its author's vote", author=author, board=board)
+    cast_votes(db, popular, [make_user()])
+    with db.transaction() as session:
+        session.execute(
+            update(Vote)
+            .where(Vote.idea_id == popular.id)
+            .values(created_at=utcnow() - timedelta(days=21))
+        )
+    # Until the worker's next decay run (every 10 minutes), the old votes still count.
+    assert titles(client.get(f"{API}/ideas"))[0] == "Popular three weeks ago"
+    trending.schedule(db, now=utcnow() - trending.DECAY_EVERY)  # queued a while ago: due
+    jobs.run_due(db, worker.handlers(db, settings))
+    assert titles(client.get(f"{API}/ideas")) == [
+        "Newer, with its author's vote",
+        "Popular three weeks ago",
+    ]
+    assert titles(client.get(f"{API}/ideas", params={"sort": "top"}))[0] == (
+        "Popular three weeks ago"
+    )
+    trending.schedule(db)  # the next run, at the next multiple of 10 minutes
+    trending.schedule(db)  # another worker: no second job
+    with db.reading() as session:
+        (job,) = [job for job in jobs.pending(session) if job.kind == trending.DECAY_JOB]
+    assert utcnow() < job.run_at <= utcnow() + trending.DECAY_EVERY
 
 
 def test_ideas_search_with_q(client: TestClient, make_idea, make_user, make_board) -> None:

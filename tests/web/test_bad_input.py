@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 
 from ideas import accounts, boards, comments, ideas
 from ideas.db import Database
-from tests.conftest import PASSWORD, csrf_of, sign_in
+from tests.conftest import PASSWORD, csrf_of, mailed_path, sign_in
 
 ERROR_STATUSES = {400, 401, 403, 404, 409, 413, 422, 429}
 HTML_MESSAGE = re.compile(r'class="(field-error|notice notice-error|lead)"')
@@ -138,6 +138,11 @@ class Setup:
             self.member_token = accounts.create_api_token(session, self.users["member"])
             self.staff_token = accounts.create_api_token(session, self.users["staff"])
         self.board_slug, self.idea_id, self.comment_id = board.slug, idea.id, comment.id
+        with db.transaction() as session:
+            accounts.request_sign_up(
+                session, "new@example.com", app.state.secret_key, "http://testserver", "en"
+            )
+        self.signup_path = mailed_path(db, "new@example.com", "/signup/")
         self.anonymous = self._client()
 
     def _client(self) -> TestClient:
@@ -188,6 +193,15 @@ def post_form(client: TestClient, path: str, data: dict[str, Any]) -> Any:
 def test_signup_form(setup: Setup, data: dict[str, Any]) -> None:
     setup.anonymous.cookies.clear()
     assert_handled(post_form(setup.anonymous, "/signup", data))
+
+
+@bounded
+@given(data=form("name", "password"))
+@example(data={"name": "New", "password": PASSWORD})
+@example(data={"name": "\x00", "password": "\x00" * 10})
+def test_signup_finish_form(setup: Setup, data: dict[str, Any]) -> None:
+    setup.anonymous.cookies.clear()
+    assert_handled(post_form(setup.anonymous, setup.signup_path, data))
 
 
 @bounded

@@ -95,6 +95,7 @@ def test_worker_once_runs_due_jobs(run, db: Database, make_user, tmp_path) -> No
         assert [job.kind for job in jobs.pending(session)] == [
             "weekly_digest",
             "rebuild_themes",
+            "trending_decay",
             "weekly_export",
         ]
     assert len(list((tmp_path / "mail").glob("*.eml"))) == 1
@@ -188,3 +189,15 @@ def test_duplicates_scan_queues_pairs_and_says_what_is_missing(
     assert (
         "no vector" not in result.output and "1 new pairs in the duplicate queue." in result.output
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("DATABASE_POOL_SIZE", "0"), ("DATABASE_MAX_OVERFLOW", "lots")]
+)
+def test_a_bad_setting_stops_every_command_with_its_message(
+    database_url: str, name: str, value: str
+) -> None:
+    env = {"DATABASE_URL": database_url, name: value}
+    result = CliRunner().invoke(main, ["worker", "--once"], env=env)
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {name} must be a whole number")

@@ -16,7 +16,7 @@ from ideas import comments, notifications
 from ideas import ideas as idea_rules
 from ideas.db import Database
 from ideas.models import Job, User
-from tests.conftest import csrf_of, sign_in
+from tests.conftest import csrf_of, mailed_path, sign_in
 
 INLINE_HANDLER = re.compile(r"<[^>]+\son[a-z]+\s*=", re.IGNORECASE)
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
@@ -663,28 +663,46 @@ def test_sign_in_error_keeps_the_email(client: TestClient, make_user) -> None:
     )
 
 
-def test_sign_up_errors_keep_input(client: TestClient) -> None:
-    response = post(
-        client, "/signup", {"name": "Nina", "email": "not-an-email", "password": "short"}
-    )
+def test_sign_up_errors_keep_input(client: TestClient, db: Database) -> None:
+    response = post(client, "/signup", {"email": "not-an-email"})
+    assert response.status_code == 400
+    assert "Enter a valid email address." in response.text
+    assert 'value="not-an-email"' in response.text
+
+    assert post(client, "/signup", {"email": "nina@example.com"}).status_code == 200
+    path = mailed_path(db, "nina@example.com", "/signup/")
+    response = post(client, path, {"name": "Nina", "password": "short"})
     assert response.status_code == 400
     html = response.text
-    assert "Enter a valid email address." in html
-    assert "At least 8 characters." in html
-    assert 'value="Nina"' in html and 'value="not-an-email"' in html
+    assert "At least 8 characters." in html and 'value="Nina"' in html
+    assert "nina@example.com" in html  # the address the link is for
     assert "short" not in re.findall(r'id="password"[^>]*>', html)[0]  # passwords are never echoed
 
 
-def test_sign_up_signs_in_and_greets(client: TestClient) -> None:
-    response = post(
-        client,
-        "/signup",
-        {"name": "Nina New", "email": "nina@example.com", "password": "long enough pw"},
-    )
+def test_sign_up_mails_a_link_that_signs_in_and_greets(client: TestClient, db: Database) -> None:
+    response = post(client, "/signup", {"email": "Nina@Example.com", "next": "/ideas/new"})
+    assert response.status_code == 200
+    assert "We have sent a message to Nina@Example.com" in response.text
+    path = mailed_path(db, "nina@example.com", "/signup/")
+
+    form = client.get(path)
+    assert form.status_code == 200 and "nina@example.com" in form.text
+    response = post(client, path, {"name": "Nina New", "password": "long enough pw"})
     assert response.status_code == 303
+    assert response.headers["location"] == "/ideas/new"  # where the visitor was going
     html = client.get("/").text
     assert "Welcome! Your account is ready." in html
     assert "Nina New" in html
+
+    # One account per link: used, it says so.
+    assert client.get(path).status_code == 400
+    again = post(client, path, {"name": "Someone Else", "password": "long enough pw"})
+    assert again.status_code == 400
+    assert "This link has expired or was already used." in again.text
+    with db.reading() as session:
+        assert session.scalars(select(User.name).where(User.email == "nina@example.com")).all() == [
+            "Nina New"
+        ]
 
 
 def test_forgot_password_says_the_same_either_way(client: TestClient, make_user) -> None:

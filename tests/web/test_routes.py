@@ -28,7 +28,7 @@ from ideas import accounts, boards, comments, duplicates, merges, roadmap, updat
 from ideas import ideas as idea_rules
 from ideas.db import Database
 from ideas.models import Base, Idea, Job, Theme, ThemeIdea, User
-from tests.conftest import PASSWORD, csrf_of, sign_in
+from tests.conftest import PASSWORD, csrf_of, mailed_path, sign_in
 from web.app import routes
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -38,6 +38,7 @@ CSRF_REFUSED = "The form has expired"
 # people who are not signed in; "signout" does nothing for them (there is nothing to end).
 ACTIONS: dict[str, str] = {
     "signup": "anonymous",
+    "signup_finish": "anonymous",
     "signin": "anonymous",
     "forgot": "anonymous",
     "reset": "anonymous",
@@ -111,6 +112,7 @@ PAGES: dict[str, str] = {
     "board": "anonymous",
     "idea": "anonymous",
     "signup_form": "anonymous",
+    "signup_finish_form": "anonymous",
     "signin_form": "anonymous",
     "forgot_form": "anonymous",
     "reset_form": "anonymous",
@@ -223,6 +225,7 @@ class World:
     idea_id: int
     comment_id: int
     reset_token: str  # the author's
+    signup_token: str  # of an address with no account
     unsubscribe_token: str  # the author's
     clients: Callable[[], TestClient]
     _counter: Iterator[int]
@@ -297,6 +300,10 @@ def world(app: Starlette, db: Database) -> Iterator[World]:
         session.flush()
         owner = accounts.create_user(session, "admin@example.com", "Admin", None, "admin")
         webhook = webhooks.create(session, owner, "https://hooks.example.com/in", ["idea.created"])
+        accounts.request_sign_up(
+            session, "newcomer@example.com", app.state.secret_key, app.state.settings.base_url, "en"
+        )
+    signup_path = mailed_path(db, "newcomer@example.com", "/signup/")
     week = weekly.make(db, "2025-W10", "UTC").snapshot.week
     with contextlib.ExitStack() as stack:
         yield World(
@@ -307,6 +314,7 @@ def world(app: Starlette, db: Database) -> Iterator[World]:
             idea_id=idea.id,
             comment_id=comment.id,
             reset_token=token.group(1),
+            signup_token=signup_path.removeprefix("/signup/"),
             unsubscribe_token=updates.unsubscribe_token(app.state.secret_key, author.id),
             clients=lambda: stack.enter_context(TestClient(app)),
             _counter=iter(range(1, 1000)),
@@ -328,6 +336,8 @@ def path_of(route: Route, world: World) -> str:
             params[param] = world.board_slug
         elif param == "token" and route.path.startswith("/unsubscribe/"):
             params[param] = world.unsubscribe_token
+        elif param == "token" and route.path.startswith("/signup/"):
+            params[param] = world.signup_token
         elif param == "token":
             params[param] = world.reset_token
         elif param == "id" and route.name in ("unmerge_idea", "api_unmerge"):
@@ -364,7 +374,8 @@ QUERIES = {"api_similar_ideas": "?q=roadmap", "similar_ideas": "?q=roadmap"}
 
 # A body that the route accepts, so that the positive control shows the refusals are real.
 BODIES: dict[str, Callable[[World], dict[str, Any]]] = {
-    "signup": lambda w: {"email": "new@example.com", "name": "New", "password": "a new password"},
+    "signup": lambda w: {"email": "new@example.com"},
+    "signup_finish": lambda w: {"name": "Newcomer", "password": "a new password"},
     "signin": lambda w: {"email": w.author.email, "password": PASSWORD},
     "forgot": lambda w: {"email": w.author.email},
     "reset": lambda w: {"password": "another good password"},

@@ -17,11 +17,11 @@ from sqlalchemy import func, select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from ideas import accounts
+from ideas import accounts, jobs, mail, worker
 from ideas.db import Database
 from ideas.models import Board, Idea, Job, User, UserSession
 from ideas.settings import Settings
-from tests.conftest import PASSWORD, csrf_of, sign_in
+from tests.conftest import PASSWORD, csrf_of, mailed_path, sign_in
 from web.app import STATIC, create_app
 
 MakeUser = Callable[..., User]
@@ -234,7 +234,7 @@ def test_body_over_the_limit_with_content_length_is_refused(
 
         # Just under the limit is an ordinary request.
         accepted = client.post("/signup", data=signup_form(token, "Big"), follow_redirects=False)
-        assert accepted.status_code == 303
+        assert accepted.status_code == 200
 
 
 def test_chunked_body_over_the_limit_without_content_length_is_refused(
@@ -429,17 +429,124 @@ def test_sign_in_does_not_tell_which_emails_exist(
     blocked, admin = make_user(email="blocked@example.com"), make_user(role="admin")
     with db.transaction() as session:
         accounts.set_blocked(session, admin, accounts.get_user(session, blocked.id), True)
+        # as imported authors are: an account that has never had a password
+        accounts.create_user(session, "imported@example.com", "Imported", None)
 
     attempts = {
         "nobody@example.com": signin_post(client, "nobody@example.com", PASSWORD),
         "someone@example.com": signin_post(client, "someone@example.com", "a wrong password"),
         "blocked@example.com": signin_post(client, "blocked@example.com", PASSWORD),
+        "imported@example.com": signin_post(client, "imported@example.com", PASSWORD),
     }
     statuses = {response.status_code for response in attempts.values()}
     assert statuses == {400}
     pages = {response.text.replace(email, "EMAIL") for email, response in attempts.items()}
     assert len(pages) == 1, "the pages differ beyond the email typed in"
     assert "Wrong email or password." in pages.pop()
+
+
+def sign_up_answers(client: TestClient, emails: list[str]) -> dict[str, tuple[Any, str]]:
+    """What each sign-up with these emails answers, in one session: the response, and its page
+    with the session's CSRF token and the email typed in left out."""
+    token = csrf_of(client, "/signup")
+    answers = {}
+    for email in emails:
+        response = client.post(
+            "/signup", data={"email": email, "csrf_token": token}, follow_redirects=False
+        )
+        answers[email] = response, response.text.replace(token, "CSRF").replace(email, "EMAIL")
+    return answers
+
+
+def test_sign_up_does_not_tell_which_emails_exist(
+    app: Starlette, client: TestClient, make_user: MakeUser, db: Database
+) -> None:
+    someone = make_user(email="someone@example.com", name="Someone")
+    blocked, admin = make_user(email="blocked@example.com"), make_user(role="admin")
+    with db.transaction() as session:
+        accounts.set_blocked(session, admin, accounts.get_user(session, blocked.id), True)
+    emails = ["someone@example.com", "nobody@example.com", "blocked@example.com"]
+
+    answers = sign_up_answers(client, emails)
+    responses = [response for response, _ in answers.values()]
+
+    assert {response.status_code for response in responses} == {200}
+    pages = {page for _, page in answers.values()}
+    assert len(pages) == 1, "the pages differ beyond the email typed in"
+    assert "We have sent a message to EMAIL" in pages.pop()
+    assert len({tuple(sorted(response.headers.keys())) for response in responses}) == 1
+    # Nobody is signed in by it, and a fresh browser's answer is the same page too.
+    assert not any(response.headers.get("location") for response in responses)
+    with TestClient(app) as fresh:
+        ((_, other),) = sign_up_answers(fresh, ["someone@example.com"]).values()
+    assert other == answers["someone@example.com"][1]
+
+    # The mailbox learns what the page did not say.
+    mails = {job.payload["to"]: job.payload for job in mail_jobs(db)}
+    assert set(mails) == {"someone@example.com", "nobody@example.com"}  # no mail to the blocked
+    known = mails["someone@example.com"]
+    assert known["subject"] == "You already have an account"
+    assert "Hello Someone," in known["body"]
+    assert "/signin" in known["body"] and "/forgot" in known["body"]
+    assert "/signup/" not in known["body"]
+    assert "/signup/" in mails["nobody@example.com"]["body"]
+    with db.reading() as session:
+        assert accounts.find_by_email(session, "nobody@example.com") is None  # not before the link
+        assert accounts.get_user(session, someone.id).name == "Someone"  # left as it was
+    assert signin_post(client, "someone@example.com", PASSWORD).status_code == 303
+
+
+def test_sign_up_with_a_registered_email_mails_its_owner_over_smtp(
+    smtp: Any, smtp_settings: Settings, db: Database, make_user: MakeUser
+) -> None:
+    """Through the outbox and the worker to a real SMTP server, in the owner's language."""
+    _, collector = smtp
+    owner = make_user(email="someone@example.com", name="Someone")
+    with db.transaction() as session:
+        accounts.set_locale(accounts.get_user(session, owner.id), "it")
+    with TestClient(create_app(smtp_settings, db)) as client:
+        ((answer, _),) = sign_up_answers(client, ["Someone@Example.com"]).values()
+    assert answer.status_code == 200
+    assert jobs.run_due(db, worker.handlers(db, smtp_settings)) == 1
+    (message,) = collector.messages()
+    assert message["To"] == "someone@example.com"
+    base = smtp_settings.base_url
+    subject, body = mail.render(
+        "sign_up_exists",
+        "it",
+        {"name": "Someone", "signin": f"{base}/signin", "reset": f"{base}/forgot"},
+    )
+    assert message["Subject"] == subject
+    assert message.get_content().replace("\r\n", "\n").strip() == body.strip()
+
+
+def test_a_sign_up_link_makes_one_account_for_its_address_only(
+    app: Starlette, client: TestClient, db: Database
+) -> None:
+    ((answer, _),) = sign_up_answers(client, ["new@example.com"]).values()
+    assert answer.status_code == 200
+    path = mailed_path(db, "new@example.com", "/signup/")
+    for forged in (path[:-3] + ("abc" if not path.endswith("abc") else "xyz"), "/signup/x"):
+        assert client.get(forged).status_code == 400
+        response = client.post(
+            forged,
+            data={"name": "Mallory", "password": PASSWORD, "csrf_token": csrf_of(client)},
+            follow_redirects=False,
+        )
+        assert response.status_code == 400
+    with db.reading() as session:
+        assert accounts.find_by_email(session, "new@example.com") is None
+
+    # In another browser (the mail opened on a phone, say): signed in there.
+    with TestClient(app) as phone:
+        made = phone.post(
+            path,
+            data={"name": "New", "password": PASSWORD, "csrf_token": csrf_of(phone)},
+            follow_redirects=False,
+        )
+        assert made.status_code == 303
+        assert is_signed_in(app, phone.cookies[SESSION_COOKIE])
+    assert signin_post(client, "new@example.com", PASSWORD).status_code == 303
 
 
 def test_forgot_answers_the_same_for_known_and_unknown_emails(
@@ -545,7 +652,7 @@ def test_sign_in_goes_back_to_a_local_page(client: TestClient, make_user: MakeUs
 
 @pytest.mark.parametrize("target", ["https://evil.example", "//evil.example", "/\\evil.example"])
 def test_language_and_sign_up_never_redirect_to_another_site(
-    client: TestClient, target: str
+    client: TestClient, db: Database, target: str
 ) -> None:
     token = csrf_of(client)
     language = client.post(
@@ -554,15 +661,15 @@ def test_language_and_sign_up_never_redirect_to_another_site(
         follow_redirects=False,
     )
     assert host_a_browser_goes_to(language.headers["location"]) == "testserver"
-    signup = client.post(
+    asked = client.post(
         "/signup",
-        data={
-            "email": "new@example.com",
-            "name": "New",
-            "password": PASSWORD,
-            "next": target,
-            "csrf_token": token,
-        },
+        data={"email": "new@example.com", "next": target, "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert asked.status_code == 200
+    signup = client.post(
+        mailed_path(db, "new@example.com", "/signup/"),
+        data={"name": "New", "password": PASSWORD, "csrf_token": token},
         follow_redirects=False,
     )
     assert signup.status_code == 303

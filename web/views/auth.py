@@ -33,7 +33,7 @@ def signup_form(request: Request) -> Response:
     return pages(request).render(
         request,
         "auth/signup.html",
-        {"form": {}, "errors": {}, "next": request.query_params.get("next", "")},
+        {"form": {}, "errors": {}, "next": request.query_params.get("next", ""), "sent": False},
     )
 
 
@@ -42,19 +42,78 @@ def signup(request: Request, form: dict[str, str]) -> Response:
     security.limit(request, "signup")
     try:
         with db(request).transaction() as session:
-            user = accounts.create_user(
-                session, text(form, "email"), text(form, "name"), text(form, "password")
+            accounts.request_sign_up(
+                session,
+                text(form, "email"),
+                request.app.state.secret_key,
+                request.app.state.settings.base_url,
+                request.state.locale,
+                safe_next(text(form, "next"), ""),
             )
-            accounts.set_locale(user, request.state.locale)
     except ValidationError as error:
         return pages(request).render(
             request,
             "auth/signup.html",
-            {"form": form, "errors": error.fields, "next": text(form, "next")},
+            {"form": form, "errors": error.fields, "next": text(form, "next"), "sent": False},
             status_code=400,
         )
+    # The same answer whether or not the address has an account: the mail says which.
+    return pages(request).render(
+        request,
+        "auth/signup.html",
+        {"form": {"email": text(form, "email")}, "errors": {}, "next": "", "sent": True},
+    )
+
+
+def signup_finish_form(request: Request) -> Response:
+    token = request.path_params["token"]
+    with db(request).reading() as session:
+        found = accounts.sign_up_email(session, token, request.app.state.secret_key)
+    return pages(request).render(
+        request,
+        "auth/signup_finish.html",
+        {"email": found[0] if found else "", "form": {}, "errors": {}, "token": token},
+        status_code=200 if found else 400,
+    )
+
+
+@with_form
+def signup_finish(request: Request, form: dict[str, str]) -> Response:
+    token, secret = request.path_params["token"], request.app.state.secret_key
+    try:
+        with db(request).transaction() as session:
+            made = accounts.finish_sign_up(
+                session,
+                token,
+                secret,
+                text(form, "name"),
+                text(form, "password"),
+                request.state.locale,
+            )
+    except ValidationError as error:
+        with db(request).reading() as session:
+            found = accounts.sign_up_email(session, token, secret)
+        return pages(request).render(
+            request,
+            "auth/signup_finish.html",
+            {
+                "email": found[0] if found else "",
+                "form": form,
+                "errors": error.fields,
+                "token": token,
+            },
+            status_code=400,
+        )
+    if made is None:
+        return pages(request).render(
+            request,
+            "auth/signup_finish.html",
+            {"email": "", "form": {}, "errors": {}, "token": token},
+            status_code=400,
+        )
+    user, next_url = made
     flash(request, N_("Welcome! Your account is ready."))
-    return _start(request, user, text(form, "next"))
+    return _start(request, user, next_url)
 
 
 def signin_form(request: Request) -> Response:

@@ -64,7 +64,8 @@ def queue(request: Request) -> Response:
 @with_form
 def merge_candidate(request: Request, form: dict[str, str]) -> Response:
     actor = staff(request)
-    with db(request).transaction() as session:
+
+    def work(session: Session) -> None:
         candidate = duplicates.get(session, request.path_params["id"])
         keep = whole_number(text(form, "keep"))
         if keep not in (candidate.idea_id, candidate.other_id):
@@ -73,6 +74,9 @@ def merge_candidate(request: Request, form: dict[str, str]) -> Response:
         source = idea_rules.get(session, gone, actor)
         target = idea_rules.get(session, keep, actor)
         merges.merge(session, actor, source, target)
+
+    # Merges and undos run again when PostgreSQL breaks a deadlock by ending them.
+    db(request).run_transaction(work)
     flash(request, N_("The ideas are merged: votes and followers are carried over."))
     return RedirectResponse(request.url_for("duplicates").path, 303)
 
@@ -90,11 +94,14 @@ def dismiss_candidate(request: Request, form: dict[str, str]) -> Response:
 def merge_idea(request: Request, form: dict[str, str]) -> Response:
     actor = staff(request)
     idea_id = request.path_params["id"]
+
+    def work(session: Session) -> None:
+        source = idea_rules.get(session, idea_id, actor)
+        target = _referenced(session, text(form, "into"), "into", actor)
+        merges.merge(session, actor, source, target)
+
     try:
-        with db(request).transaction() as session:
-            source = idea_rules.get(session, idea_id, actor)
-            target = _referenced(session, text(form, "into"), "into", actor)
-            merges.merge(session, actor, source, target)
+        db(request).run_transaction(work)
     except ValidationError as error:
         _flash_errors(request, error)
         return _to_idea(request, idea_id)
@@ -106,8 +113,9 @@ def merge_idea(request: Request, form: dict[str, str]) -> Response:
 def unmerge_idea(request: Request, form: dict[str, str]) -> Response:
     actor = staff(request)
     idea_id = request.path_params["id"]
-    with db(request).transaction() as session:
-        merges.unmerge(session, actor, idea_rules.get(session, idea_id, actor))
+    db(request).run_transaction(
+        lambda session: merges.unmerge(session, actor, idea_rules.get(session, idea_id, actor))
+    )
     flash(request, N_("The merge is undone."))
     target = text(form, "next")
     if target == "queue":
