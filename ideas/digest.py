@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ideas import jobs
 from ideas.db import Database
-from ideas.models import Digest, Follow, Idea, Job, StatusChange, User, Vote, utcnow
+from ideas.models import Digest, Follow, Idea, StatusChange, User, Vote, utcnow
 from ideas.settings import Settings, weekly_time
 
 # A first digest, or one after weeks without news, reaches back at most this far: a member
@@ -40,13 +40,7 @@ def week_of(moment: datetime) -> date:
 
 def schedule(db: Database, settings: Settings, now: datetime | None = None) -> None:
     """Keeps the next weekly digest queued; cheap when it is (one read)."""
-    with db.reading() as session:
-        queued = session.scalar(
-            select(Job.id)
-            .where(Job.kind == "weekly_digest", Job.done_at.is_(None), Job.failed_at.is_(None))
-            .limit(1)
-        )
-    if queued is not None:
+    if jobs.waiting(db, "weekly_digest"):
         return
     run_at = next_run(now or utcnow(), settings.digest_schedule)
     with db.transaction() as session:

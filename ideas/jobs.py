@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)  # the default; JOB_LEASE_SECONDS
 MAX_BACKOFF = timedelta(hours=1)
+# Finished jobs are kept this long, then deleted (failed ones stay for a person to look at). Keys
+# outlive nothing that needs them: a recurring job's key names a run time long past by then, and
+# a mail's delivery is recorded in its own table.
+KEEP_DONE = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,23 @@ def run_due(
         else:
             finish(db, job)
     return len(claimed)
+
+
+def waiting(db: Database, kind: str) -> bool:
+    """A job of this kind is queued and not finished: what a recurring job's scheduler asks
+    before it queues the next run (one read)."""
+    with db.reading() as session:
+        unfinished = select(Job.id).where(
+            Job.kind == kind, Job.done_at.is_(None), Job.failed_at.is_(None)
+        )
+        return session.scalar(unfinished.limit(1)) is not None
+
+
+def forget_done(db: Database, now: datetime | None = None) -> int:
+    """Deletes the jobs finished more than KEEP_DONE ago; returns how many."""
+    with db.transaction() as session:
+        result = session.execute(delete(Job).where(Job.done_at < (now or utcnow()) - KEEP_DONE))
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def pending(session: Session) -> list[Job]:

@@ -24,7 +24,7 @@ from sqlalchemy.orm.util import identity_key
 
 from ideas import jobs
 from ideas.db import Database
-from ideas.models import Idea, Job, SiteSetting, Vote, utcnow
+from ideas.models import Idea, SiteSetting, Vote, utcnow
 
 WINDOW = timedelta(days=14)
 DECAY_JOB = "trending_decay"
@@ -117,13 +117,7 @@ def next_run(after: datetime) -> datetime:
 def schedule(db: Database, now: datetime | None = None) -> None:
     """Keeps the next decay run queued; cheap when it is (one read). Its key names its time,
     so several workers queue it once."""
-    with db.reading() as session:
-        queued = session.scalar(
-            select(Job.id)
-            .where(Job.kind == DECAY_JOB, Job.done_at.is_(None), Job.failed_at.is_(None))
-            .limit(1)
-        )
-    if queued is not None:
+    if jobs.waiting(db, DECAY_JOB):
         return
     run_at = next_run(now or utcnow())
     with db.transaction() as session:

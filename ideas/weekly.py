@@ -38,7 +38,6 @@ from ideas.errors import N_, Conflict, Forbidden, NotFound
 from ideas.models import (
     Board,
     Idea,
-    Job,
     RoadmapChange,
     RoadmapItem,
     RoadmapItemIdea,
@@ -476,13 +475,7 @@ def next_run(after: datetime, schedule: str, zone: str) -> datetime:
 
 def schedule(db: Database, settings: Settings, now: datetime | None = None) -> None:
     """Keeps the next weekly export queued; cheap when it is (one read)."""
-    with db.reading() as session:
-        queued = session.scalar(
-            select(Job.id)
-            .where(Job.kind == EXPORT_JOB, Job.done_at.is_(None), Job.failed_at.is_(None))
-            .limit(1)
-        )
-    if queued is not None:
+    if jobs.waiting(db, EXPORT_JOB):
         return
     run_at = next_run(now or utcnow(), settings.export_schedule, settings.time_zone)
     week = last_complete_week(run_at, settings.time_zone)

@@ -58,7 +58,9 @@ def _decay_trending(db: Database) -> None:
 
 
 def schedule(db: Database, settings: Settings) -> None:
-    """Queues the recurring jobs' next runs (when they are not queued already)."""
+    """Queues the recurring jobs' next runs (when they are not queued already) and forgets the
+    jobs finished long ago (the table would grow by every mail and every run)."""
+    jobs.forget_done(db)
     digest.schedule(db, settings)
     themes.schedule(db)
     trending.schedule(db)

@@ -188,3 +188,15 @@ def test_a_job_not_begun_before_its_batch_lease_ends_is_left_to_the_next_claim(d
     assert row(db, waiting).done_at is None
     (again,) = jobs.claim(db)  # its lease is over: it is free to take
     assert again.id == waiting
+
+
+def test_jobs_finished_long_ago_are_forgotten_failed_and_waiting_ones_stay(db) -> None:
+    now = utcnow()
+    old, recent, failed, waiting = (enqueue(db) for _ in range(4))
+    with db.transaction() as session:
+        session.get_one(Job, old).done_at = now - jobs.KEEP_DONE - timedelta(minutes=1)
+        session.get_one(Job, recent).done_at = now - jobs.KEEP_DONE + timedelta(minutes=1)
+        session.get_one(Job, failed).failed_at = now - 2 * jobs.KEEP_DONE
+    assert jobs.forget_done(db, now) == 1
+    assert row(db, old) is None
+    assert all(row(db, job_id) is not None for job_id in (recent, failed, waiting))
