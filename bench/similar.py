@@ -21,7 +21,8 @@ Beside the shipped app (exact search, then a graph index once the server has bui
 background, ``ml.index.GraphIndex``), the same app held to exact search (the app before the graph,
 the baseline), and with the index's catch-up from the database turned off (a diagnosis of where
 the time goes, not a configuration). ``--real-recall`` checks the graph on the real vectors of the
-three data files.
+three data files; ``--ef-sweep N`` the graph's recall and time on N synthetic ideas at several
+``ef``, for the query's own search and for its candidates' neighbourhoods.
 
 Prints the figures and writes the "Similar while typing" section of docs/benchmarks.md.
 """
@@ -608,6 +609,59 @@ def real_recall(data: Path, cache: Path | None, efs: list[int]) -> list[dict[str
     return rows
 
 
+class SplitEf(GraphIndex):
+    """The graph with one ``ef`` for the query's own search (one row) and another for the batched
+    search of the candidates' neighbourhoods, as the scorer's ``similar`` makes them."""
+
+    query_ef = hood_ef = 80
+
+    def search(self, queries: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        self.ef = (
+            self.query_ef
+            if np.asarray(queries).reshape(-1, self.dimensions).shape[0] == 1
+            else self.hood_ef
+        )
+        return super().search(queries, k)
+
+
+def ef_sweep(real: np.ndarray, n: int, queries: list[str], efs: list[tuple[int, int]]) -> None:
+    """The graph on ``n`` synthetic ideas (as the server rows get them) at several (query ef,
+    hood ef): share of the exact top 10 found, share of queries shown the same 5 suggestions as
+    with exact search and share of those 5 shown, the scorer's ``similar`` time."""
+    vectors = calibrated(real, n)[0]
+    query_vectors = idea_vectors(OnnxMiniLMEmbedder(), queries, [""] * len(queries))
+    scorer = DuplicateScorer.shipped()
+    exact = build_index(vectors, graph=False)
+    true_top = [set(row) for row in exact.search(query_vectors, 10)[0]]
+
+    def shown(index: NeighbourIndex) -> list[set[int]]:
+        return [{c.id for c in scorer.similar(index, v, k=LIMIT)} for v in query_vectors]
+
+    true_shown = shown(exact)
+    started = time.perf_counter()
+    graph = SplitEf(vectors.shape[1])
+    for start in range(0, n, LOAD_BATCH):
+        stop = min(n, start + LOAD_BATCH)
+        graph.add(range(start + 1, stop + 1), vectors[start:stop], threads=os.cpu_count() or 1)
+    print(f"{n:,} ideas: graph built in {time.perf_counter() - started:.0f} s", flush=True)
+    print("| query ef | hood ef | recall@10 | same 5 shown | overlap 5 | similar p50 ms | p95 ms |")
+    print("|--:|--:|--:|--:|--:|--:|--:|")
+    for graph.query_ef, graph.hood_ef in efs:
+        found = [set(graph.search(v, 10)[0][0]) for v in query_vectors]
+        recall = np.mean([len(f & t) / 10 for f, t in zip(found, true_top, strict=True)])
+        got = shown(graph)
+        same = np.mean([a == b for a, b in zip(got, true_shown, strict=True)])
+        overlap5 = np.mean([len(a & b) / LIMIT for a, b in zip(got, true_shown, strict=True)])
+        times = Times()
+        for vector in query_vectors:
+            times.add(partial(scorer.similar, graph, vector, k=WANTED))
+        print(
+            f"| {graph.query_ef} | {graph.hood_ef} | {recall:.3f} | {same:.3f} | {overlap5:.3f} "
+            f"| {times.pct(0.5):.1f} | {times.pct(0.95):.1f} |",
+            flush=True,
+        )
+
+
 # Report -----------------------------------------------------------------------------------------
 
 
@@ -763,10 +817,23 @@ def main() -> None:
         action="store_true",
         help="only: the graph index's recall on the real files",
     )
+    parser.add_argument(
+        "--ef-sweep",
+        type=int,
+        metavar="N",
+        help="only: the graph's recall and time at N synthetic ideas for several ef",
+    )
     args = parser.parse_args()
     os.environ["HF_HUB_OFFLINE"] = "1"
     if args.real_recall:
         real_recall(args.data, args.cache, [32, 48, 64, 80, 128])
+        return
+    if args.ef_sweep:
+        records = load_jsonl(args.data / "redmine-dev.jsonl")
+        efs = [(80, 80), (160, 80), (320, 80), (640, 80), (1280, 80), (160, 160), (320, 320)]
+        ef_sweep(
+            real_vectors("minilm", records, args.cache), args.ef_sweep, typed(records, 200), efs
+        )
         return
 
     load = [os.getloadavg()[0]]
